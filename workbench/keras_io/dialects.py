@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from workbench.keras_io import catalog
 from workbench.keras_io.model import TensorRef
 
 KERAS_MODULE_PREFIXES = ("keras", "tf_keras", "tensorflow")
@@ -70,12 +71,12 @@ def normalise_config(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_custom(class_name: str, module: str | None, registered_name: str | None) -> bool:
-    """True when the class is not one of Keras's own (by module, or by a package prefix)."""
+    """True when the class is not one of Keras's own (by registered package, module, or name)."""
     if registered_name and ">" in registered_name and not registered_name.startswith("keras"):
         return True
-    if module is not None:
-        return not module.split(".")[0] in KERAS_MODULE_PREFIXES
-    return False
+    if module is not None and module.split(".")[0] not in KERAS_MODULE_PREFIXES:
+        return True
+    return class_name not in catalog.KERAS_CLASSES
 
 
 def _tensor_refs_keras3(obj: Any, out: list[TensorRef]) -> None:

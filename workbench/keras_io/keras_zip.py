@@ -13,8 +13,10 @@ The archive is opened read-only; nothing in it is executed.
 """
 from __future__ import annotations
 
+import io
 import json
 import re
+import struct
 import zipfile
 from typing import Any
 
@@ -61,13 +63,66 @@ def read_archive(path: str) -> tuple[dict[str, Any], dict[str, Any], bool]:
     return config, metadata, weights
 
 
+class _StoredMember(io.RawIOBase):
+    """A read-only, seekable view of an uncompressed zip member, straight from the archive file.
+
+    Keras stores ``.keras`` archives uncompressed. ``ZipFile.open`` would emulate every backward
+    seek by re-reading from the member's start, and h5py seeks a lot; this view seeks in O(1).
+    """
+
+    def __init__(self, path: str, member: str) -> None:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo(member)
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError("compressed member")
+        self._fh = open(path, "rb")
+        self._fh.seek(info.header_offset)
+        header = self._fh.read(30)
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        self._start = info.header_offset + 30 + name_len + extra_len
+        self._size = info.file_size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        count = max(0, min(len(buffer), self._size - self._pos))
+        self._fh.seek(self._start + self._pos)
+        data = self._fh.read(count)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def open_member(path: str, member: str = WEIGHTS_H5):
+    """A seekable file object for a member of the archive (in memory if it is compressed)."""
+    try:
+        return _StoredMember(path, member)
+    except ValueError:
+        with zipfile.ZipFile(path) as zf:
+            return io.BytesIO(zf.read(member))
+
+
 def _member_reader(path: str, dataset_path: str):
-    # Keras stores the archive uncompressed, so h5py seeks inside the zip member directly:
-    # reading one weight never inflates or copies the whole weights file.
     def read() -> np.ndarray:
-        with zipfile.ZipFile(path) as zf, zf.open(WEIGHTS_H5) as member:
-            with h5py.File(member, "r") as f:
-                return np.asarray(f[dataset_path][()])
+        with open_member(path) as member, h5py.File(member, "r") as f:
+            return np.asarray(f[dataset_path][()])
     return read
 
 
@@ -93,7 +148,7 @@ class KerasZipWeights:
         self = cls(path)
         if not has_weights:
             return self
-        with zipfile.ZipFile(path) as zf, zf.open(WEIGHTS_H5) as member:
+        with open_member(path) as member:
             try:
                 f = h5py.File(member, "r")
             except OSError:

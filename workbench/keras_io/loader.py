@@ -10,6 +10,7 @@ from workbench.errors import ModelFileError, UnsafeContentError
 from workbench.keras_io import h5, keras_zip
 from workbench.keras_io.architecture import build_model
 from workbench.keras_io.model import KerasModel, LayerSpec
+from workbench.keras_io.validate import check_weight_shapes
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -33,14 +34,17 @@ def load_model(path: str | os.PathLike[str], weights: str | os.PathLike[str] | N
     path = os.fspath(path)
     head = _head(path)
     if head.startswith(HDF5_SIGNATURE):
-        return _load_h5_model(path)
-    if head.startswith(ZIP_SIGNATURE):
-        return _load_keras_zip(path)
-    if head.lstrip()[:1] in (b"{", b"["):
-        return _load_json_and_weights(path, weights)
-    raise ModelFileError("not a Keras model file", file=path,
+        model = _load_h5_model(path)
+    elif head.startswith(ZIP_SIGNATURE):
+        model = _load_keras_zip(path)
+    elif head.lstrip()[:1] in (b"{", b"["):
+        model = _load_json_and_weights(path, weights)
+    else:
+        raise ModelFileError("not a Keras model file", file=path,
                          expected="an HDF5 file (.h5), a .keras archive or a JSON architecture",
                          received=_describe(head))
+    check_weight_shapes(model)
+    return model
 
 
 def _head(path: str) -> bytes:
@@ -68,16 +72,16 @@ def _load_h5_model(path: str) -> KerasModel:
         if config is None:
             keys = ", ".join(list(f.keys())[:5]) or "no groups"
             what = ("an HDF5 weights file without an architecture (pass the JSON architecture)"
-                    if "layer_names" in f.attrs else "an HDF5 file that is not a Keras model")
+                    if "layer_names" in f.attrs or ("layers" in f and "vars" in f)
+                    else "an HDF5 file that is not a Keras model")
             raise ModelFileError(what, file=path, expected="a model_config attribute at the root",
                                  received=f"attributes {sorted(f.attrs.keys())}, groups {keys}")
         version = str(h5.decode(f.attrs.get("keras_version", "unknown")))
         backend = h5.decode(f.attrs.get("backend")) if "backend" in f.attrs else None
         root = h5.WEIGHTS_ROOT if h5.WEIGHTS_ROOT in f else None
         weights = h5.H5Weights(path, f, root) if root else _no_weights
-        model = build_model(config, weights, path=path, format="h5", keras_version=version,
-                            weights_path=path if root else None, backend=backend)
-    return _checked(model)
+        return build_model(config, weights, path=path, format="h5", keras_version=version,
+                       weights_path=path if root else None, backend=backend)
 
 
 def _load_keras_zip(path: str) -> KerasModel:
@@ -90,9 +94,8 @@ def _load_keras_zip(path: str) -> KerasModel:
     config, metadata, has_weights = keras_zip.read_archive(path)
     weights = keras_zip.KerasZipWeights.from_archive(path, has_weights, config)
     version = str(metadata.get("keras_version", "unknown"))
-    model = build_model(config, weights, path=path, format="keras", keras_version=version,
-                        weights_path=path if has_weights else None)
-    return _checked(model)
+    return build_model(config, weights, path=path, format="keras", keras_version=version,
+                       weights_path=path if has_weights else None)
 
 
 def _load_json_and_weights(path: str, weights: str | os.PathLike[str] | None) -> KerasModel:
@@ -117,9 +120,8 @@ def _load_json_and_weights(path: str, weights: str | os.PathLike[str] | None) ->
                 source = h5.H5Weights(weights_path, f, root)
                 if version == "unknown" and "keras_version" in f.attrs:
                     version = str(h5.decode(f.attrs["keras_version"]))
-    model = build_model(config, source, path=path, format="json+weights", keras_version=version,
-                        weights_path=weights_path, backend=config.get("backend"))
-    return _checked(model)
+    return build_model(config, source, path=path, format="json+weights", keras_version=version,
+                       weights_path=weights_path, backend=config.get("backend"))
 
 
 def _weights_beside(path: str) -> str | None:
@@ -134,11 +136,6 @@ def _no_weights(layer_name: str, raw: dict[str, Any]):
     return []
 
 
-def _checked(model: KerasModel) -> KerasModel:
-    """Refuse nothing silently: stored code is reported (never run) by ``lambda_functions``."""
-    return model
-
-
 def lambda_functions(model: KerasModel) -> list[UnsafeContentError]:
     """One error per Lambda layer that stores Python bytecode; the bytecode is never decoded or run."""
     found: list[UnsafeContentError] = []
@@ -146,20 +143,29 @@ def lambda_functions(model: KerasModel) -> list[UnsafeContentError]:
     def visit(specs: tuple[LayerSpec, ...]) -> None:
         for spec in specs:
             if spec.class_name == "Lambda":
-                function = spec.config.get("function")
-                kind = spec.config.get("function_type", "lambda")
-                if kind in ("lambda", "raw") or isinstance(function, list):
-                    code = function[0] if isinstance(function, list) and function else function
-                    size = len(code) if isinstance(code, str) else 0
+                code = _stored_bytecode(spec.config.get("function"))
+                if code is not None:
                     found.append(UnsafeContentError(
-                        f"Lambda stores marshalled Python bytecode ({size} base64 chars, function_type "
-                        f"'{kind}', module '{spec.config.get('module')}'); it was reported, not executed",
+                        f"Lambda stores marshalled Python bytecode ({len(code)} base64 chars); "
+                        "it was reported, not executed",
                         file=model.path, layer=spec.name,
                         expected="a mapping for this layer (expression, pick or code)",
                         received="code in the model file"))
-                elif isinstance(function, dict):
-                    pass  # Keras 3 stores a reference to a registered function: nothing to run here
             visit(spec.children)
 
     visit(model.layers)
     return found
+
+
+def _stored_bytecode(function) -> str | None:
+    """The base64 marshal text a Lambda config stores, in either dialect; None for a named function.
+
+    Keras 2: ``"function": [<base64>, defaults, closure]`` with ``"function_type": "lambda"``.
+    Keras 3: ``"function": {"class_name": "__lambda__", "config": {"code": <base64>, ...}}``.
+    """
+    if isinstance(function, list) and function and isinstance(function[0], str):
+        return function[0]
+    if isinstance(function, dict) and function.get("class_name") == "__lambda__":
+        code = function.get("config", {}).get("code")
+        return code if isinstance(code, str) else ""
+    return None

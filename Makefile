@@ -1,0 +1,31 @@
+# The two commands a newcomer needs are `make lab` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup lab test java samples compat clean
+
+setup: $(VENV)/.installed
+
+# Pinned: constraints.txt is the resolved set of every package (regenerate with `pip freeze`).
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=. notebooks/01_quickstart.ipynb
+
+# Real DL4J: Maven fetches DL4J 1.0.0-M2.1 once into ~/.m2 and builds the harness jar.
+java: setup
+	$(BIN)/python -m workbench.check.dl4j_jvm --build
+
+test: setup
+	$(BIN)/python -m pytest
+
+samples: setup
+	$(BIN)/python sample_models/generate.py
+
+clean:
+	rm -rf $(VENV) java/dl4j-harness/target .pytest_cache
