@@ -1,0 +1,15 @@
+"""Keras layer → DL4J mappers, one module per layer family, registered with ``@mapper``."""
+from workbench.mappers import (  # noqa: F401  (importing a family registers its mappers)
+    convolutional,
+    core,
+    embedding,
+    merge,
+    normalization,
+    pooling,
+    recurrent,
+)
+from workbench.mappers.registry import MapContext, Options, lookup, mapper, supported_layers, unregister_mapper
+from workbench.mappers.result import Activation, MappedLayer, Param
+
+__all__ = ["mapper", "lookup", "supported_layers", "unregister_mapper", "MapContext", "Options", "MappedLayer",
+           "Param", "Activation"]
