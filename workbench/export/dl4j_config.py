@@ -58,7 +58,8 @@ def graph(conv: Conversion) -> dict[str, Any]:
 
 
 def configuration_json(conv: Conversion) -> str:
-    return json.dumps(configuration(conv), indent=2)
+    # DL4J writes properties sorted (and its setters rely on "confs" coming before "epochCount").
+    return json.dumps(configuration(conv), indent=2, sort_keys=True)
 
 
 def flat_params(conv: Conversion) -> np.ndarray:
