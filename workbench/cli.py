@@ -26,7 +26,108 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--weights", help="weights file for a .json architecture")
     inspect.add_argument("--json", action="store_true", help="print the inventory as JSON")
     inspect.set_defaults(handler=_cmd_inspect)
+
+    convert = sub.add_parser("convert", help="write a DL4J model zip (never imports TensorFlow)")
+    _model_args(convert)
+    convert.add_argument("-o", "--output", help="the DL4J model zip to write")
+    convert.add_argument("--json", dest="json_out", help="also (or only) write the configuration JSON here")
+    convert.set_defaults(handler=_cmd_convert)
+
+    verify = sub.add_parser("verify", help="compare every layer with Keras: NumPy reference and real DL4J")
+    _model_args(verify)
+    verify.add_argument("--custom-objects", help="your Python file defining the model's custom Keras classes")
+    verify.add_argument("--inputs", help=".npz with the model inputs (keys 'input:<name>' or '<name>')")
+    verify.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
+    verify.add_argument("--dl4j", action="store_true", help="also run the export in real DL4J on the JVM")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(handler=_cmd_verify)
     return parser
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help=".h5, .keras, or a .json architecture")
+    parser.add_argument("--weights", help="weights file for a .json architecture")
+    parser.add_argument("--format", choices=("NHWC", "NCHW"), default="NHWC",
+                        help="DL4J data format for convolutional layers (default NHWC)")
+
+
+def _session(args: argparse.Namespace):
+    from workbench.session import Session
+    return Session(args.model, weights=args.weights, cnn_format=args.format,
+                   custom_objects=getattr(args, "custom_objects", None))
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    if not args.output and not args.json_out:
+        raise WorkbenchError("nothing to write", expected="-o OUT.zip and/or --json OUT.json", received="neither")
+    session = _session(args)
+    conv = session.conversion
+    if args.output:
+        session.export_zip(args.output)
+        kind = "MultiLayerNetwork" if conv.is_chain else "ComputationGraph"
+        print(f"wrote {args.output}: {kind}, {len(conv.nodes)} layers/vertices, {conv.n_params:,} parameters")
+    if args.json_out:
+        session.export_json(args.json_out)
+        print(f"wrote {args.json_out}")
+    return EXIT_OK
+
+
+def _load_inputs(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    import numpy as np
+    with np.load(path) as data:
+        return {key.split(":", 1)[1] if key.startswith("input:") else key: data[key]
+                for key in data.files if not key.startswith("output:")}
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    session = _session(args)
+    report = session.verify(_load_inputs(args.inputs), dl4j=args.dl4j, atol=args.atol)
+    if args.json:
+        json.dump(report_json(report), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_report(report))
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _diff_json(d) -> Any:
+    return None if d is None else {"max_abs": d.max_abs, "max_rel": d.max_rel, "shape": list(d.shape),
+                                   "keras_shape": list(d.keras_shape)}
+
+
+def report_json(report) -> dict[str, Any]:
+    return {"passed": report.passed, "atol": report.atol, "first_divergence": report.first_divergence,
+            "dl4j_error": report.dl4j_error, "seconds": report.seconds,
+            "layers": [{"name": c.name, "class_name": c.class_name, "status": c.status,
+                        "isolated": _diff_json(c.isolated), "propagated": _diff_json(c.propagated),
+                        "dl4j": _diff_json(c.dl4j), "note": c.note} for c in report.layers]}
+
+
+def render_report(report) -> str:
+    """The verification report as a table: max |error| per layer, isolated / propagated / real DL4J."""
+    def cell(d) -> str:
+        if d is None:
+            return "-"
+        if not d.shapes_match:
+            return f"shape {d.shape}≠{d.keras_shape}"
+        return f"{d.max_abs:.2e}"
+
+    rows = [("layer", "class", "isolated", "propagated", "real DL4J", "status")]
+    first = report.first_divergence
+    for c in report.layers:
+        status = c.status + ("  ← first divergence" if c.name == first else "")
+        rows.append((c.name, c.class_name, cell(c.isolated), cell(c.propagated), cell(c.dl4j), status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if report.dl4j_error:
+        lines.append(f"real DL4J could not run the export: {report.dl4j_error}")
+    verdict = "PASSED" if report.passed else f"FAILED (first diverging layer: {first})" if first else "FAILED"
+    lines.append(f"{verdict}: max |error| within {report.atol:g} at every compared layer" if report.passed
+                 else verdict)
+    return "\n".join(lines) + "\n"
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:

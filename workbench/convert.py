@@ -84,12 +84,16 @@ def map_model(model: KerasModel, options: Options | None = None) -> Conversion:
     nodes: list[Node] = []
     inputs: list[tuple[str, Activation]] = []
     problems: list[MappingError] = []
+    blocked: list[str] = []
     for spec in model.layers:
         if spec.is_input:
             act = input_activation(spec, options)
             outputs[spec.name] = act
             aliases[spec.name] = spec.name
             inputs.append((spec.name, act))
+            continue
+        if any(ref.layer not in outputs for node in spec.nodes for ref in node):
+            blocked.append(spec.name)  # an input could not be mapped; that layer is the one reported
             continue
         try:
             node = _map_layer(model, spec, options, outputs, aliases)
@@ -106,7 +110,8 @@ def map_model(model: KerasModel, options: Options | None = None) -> Conversion:
     if problems:
         first = problems[0]
         others = [p.layer for p in problems[1:]]
-        raise MappingError(first.what + (f" (and {len(others)} more layers: {', '.join(others)})" if others else ""),
+        more = f" (and {len(others)} more layers: {', '.join(others)})" if others else ""
+        raise MappingError(first.what + more,
                            file=model.path, layer=first.layer, expected=first.expected, received=first.received,
                            hint=first.hint)
     order = {name: i for i, (name, _) in enumerate(inputs)}
@@ -136,7 +141,13 @@ def _map_layer(model: KerasModel, spec: LayerSpec, options: Options, outputs: di
                                layer=spec.name, expected="single-output producers", received=ref)
     ctx = MapContext(spec, tuple(outputs[r.layer] for r in refs), options, file=model.path,
                      keras_major=model.keras_major)
-    result = fn(ctx)
+    try:
+        result = fn(ctx)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        # A mapper met a config or weight it did not expect: report it on this layer, never crash.
+        raise MappingError(f"the {spec.class_name} mapper failed: {exc!r}", file=model.path, layer=spec.name,
+                           expected="a config and weights this mapper understands",
+                           received=_short(spec.config)) from exc
     return Node(spec.name, result, tuple(aliases[r.layer] for r in refs))
 
 

@@ -93,6 +93,27 @@ def lstm_gates_ifco_to_cfoi(trace: Trace, units: int) -> Trace:
     return trace.then("lstm_gates_ifco_to_cfoi", "gate blocks [i,f,c,o] → [c,f,o,i]", out, trace.axes)
 
 
+def lstm_gates_cfoi_to_ifco(trace: Trace, units: int) -> Trace:
+    """The inverse of ``lstm_gates_ifco_to_cfoi``: DL4J ``[c|f|o|i]`` back to Keras ``[i|f|c|o]``."""
+    v = trace.value
+    if v.shape[-1] != 4 * units:
+        raise ValueError(f"LSTM gates: last axis {v.shape[-1]}, expected 4×{units}")
+    c, f, o, i = (v[..., k * units:(k + 1) * units] for k in range(4))
+    out = np.concatenate([i, f, c, o], axis=-1)
+    return trace.then("lstm_gates_cfoi_to_ifco", "gate blocks [c,f,o,i] → [i,f,c,o]", out, trace.axes)
+
+
+def flatten_rows_chw_to_hwc(trace: Trace, spatial_channels: tuple[int, ...]) -> Trace:
+    """The inverse of ``flatten_rows_hwc_to_chw`` (``spatial_channels`` is still Keras's (h, w, c))."""
+    *spatial, channels = spatial_channels
+    v = trace.value
+    blocks = v.reshape(channels, *spatial, v.shape[-1])
+    order = (*range(1, len(spatial) + 1), 0, len(spatial) + 1)
+    out = np.ascontiguousarray(np.transpose(blocks, order)).reshape(v.shape)
+    return trace.then("flatten_rows_chw_to_hwc", f"Dense rows: (c,h,w) → (h,w,c) for {tuple(spatial_channels)}",
+                      out, trace.axes)
+
+
 def flatten_rows_hwc_to_chw(trace: Trace, spatial_channels: tuple[int, ...]) -> Trace:
     """Rows of a Dense kernel after a Flatten, from Keras's flatten order to DL4J's NCHW order::
 
