@@ -5,7 +5,7 @@ TensorFlow and holds the named weight traces the UI draws.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from workbench.errors import MappingError
 from workbench.keras_io.model import KerasModel, LayerSpec
@@ -70,85 +70,121 @@ def input_activation(spec: LayerSpec, options: Options) -> Activation:
     return Activation(kind, shape, fmt)
 
 
+def call_key(layer: str, node_index: int) -> str:
+    """The name of one call of a layer: ``name`` for the first, ``name@1``... (as the Keras runner names them)."""
+    return layer if node_index == 0 else f"{layer}@{node_index}"
+
+
 def map_model(model: KerasModel, options: Options | None = None) -> Conversion:
     """Map every layer; raise one MappingError naming every layer that cannot be mapped.
+
+    Nested models (a Sequential or Functional used as a layer) are flattened into the graph, their
+    layers named ``outer/inner``; a layer called several times becomes one DL4J vertex per call
+    (``name``, ``name@1``...), each with a copy of the weights.
 
     Args:
         model: from ``workbench.load_model``.
         options: DL4J data format choices (default NHWC / NWC, like DL4J's own importer).
     """
-    options = options or Options()
-    outputs: dict[str, Activation] = {}
-    aliases: dict[str, str] = {}
-    mapped: dict[str, MappedLayer] = {}
-    nodes: list[Node] = []
-    inputs: list[tuple[str, Activation]] = []
-    problems: list[MappingError] = []
-    blocked: list[str] = []
-    for spec in model.layers:
-        if spec.is_input:
-            act = input_activation(spec, options)
-            outputs[spec.name] = act
-            aliases[spec.name] = spec.name
-            inputs.append((spec.name, act))
-            continue
-        if any(ref.layer not in outputs for node in spec.nodes for ref in node):
-            blocked.append(spec.name)  # an input could not be mapped; that layer is the one reported
-            continue
-        try:
-            node = _map_layer(model, spec, options, outputs, aliases)
-        except MappingError as err:
-            problems.append(err)
-            continue
-        mapped[spec.name] = node.mapped
-        outputs[spec.name] = node.mapped.output
-        if node.mapped.vanishes:
-            aliases[spec.name] = node.inputs[0]
-        else:
-            aliases[spec.name] = spec.name
-            nodes.append(node)
-    if problems:
-        first = problems[0]
-        others = [p.layer for p in problems[1:]]
+    state = _State(model, options or Options())
+    state.map_layers(model.layers, prefix="", bindings={})
+    if state.problems:
+        first = state.problems[0]
+        others = [p.layer for p in state.problems[1:]]
         more = f" (and {len(others)} more layers: {', '.join(others)})" if others else ""
-        raise MappingError(first.what + more,
-                           file=model.path, layer=first.layer, expected=first.expected, received=first.received,
-                           hint=first.hint)
-    order = {name: i for i, (name, _) in enumerate(inputs)}
-    by_input_order = sorted(inputs, key=lambda item: order[item[0]])
-    network_inputs = tuple(sorted(by_input_order, key=lambda item: [r.layer for r in model.inputs].index(item[0])
-                                  if item[0] in [r.layer for r in model.inputs] else 0))
-    network_outputs = tuple(aliases[ref.layer] for ref in model.outputs)
-    return Conversion(model, options, tuple(nodes), network_inputs, network_outputs, mapped, aliases)
+        raise MappingError(first.what + more, file=model.path, layer=first.layer, expected=first.expected,
+                           received=first.received, hint=first.hint)
+    declared = [ref.layer for ref in model.inputs]
+    inputs = sorted(state.inputs, key=lambda item: declared.index(item[0]) if item[0] in declared else len(declared))
+    outputs = tuple(state.aliases[call_key(ref.layer, ref.node_index)] for ref in model.outputs)
+    return Conversion(model, state.options, tuple(state.nodes), tuple(inputs), outputs, state.mapped, state.aliases)
 
 
-def _map_layer(model: KerasModel, spec: LayerSpec, options: Options, outputs: dict[str, Activation],
-               aliases: dict[str, str]) -> Node:
-    if len(spec.nodes) != 1:
-        raise MappingError("a layer called several times (shared) is not mapped yet", file=model.path,
-                           layer=spec.name, expected="one call", received=f"{len(spec.nodes)} calls")
-    fn = lookup(spec)
-    if fn is None:
-        weights = ", ".join(f"{w.name} {w.shape}" for w in spec.weights) or "no weights"
-        kind = "custom layer" if spec.custom or spec.class_name == "Lambda" else "layer class"
-        raise MappingError(f"no DL4J mapping for {kind} {spec.class_name} (config {_short(spec.config)}; {weights})",
-                           file=model.path, layer=spec.name, expected="a mapping for this layer",
-                           received="none", hint=HOW_TO_MAP)
-    refs = spec.nodes[0]
-    for ref in refs:
-        if ref.tensor_index != 0 or ref.node_index != 0 and len(model.layer(ref.layer).nodes) > 1:
-            raise MappingError("inputs from multi-output or shared layers are not mapped yet", file=model.path,
-                               layer=spec.name, expected="single-output producers", received=ref)
-    ctx = MapContext(spec, tuple(outputs[r.layer] for r in refs), options, file=model.path,
-                     keras_major=model.keras_major)
-    try:
-        result = fn(ctx)
-    except (KeyError, ValueError, TypeError, IndexError) as exc:
-        # A mapper met a config or weight it did not expect: report it on this layer, never crash.
-        raise MappingError(f"the {spec.class_name} mapper failed: {exc!r}", file=model.path, layer=spec.name,
-                           expected="a config and weights this mapper understands",
-                           received=_short(spec.config)) from exc
-    return Node(spec.name, result, tuple(aliases[r.layer] for r in refs))
+class _State:
+    """The walk over the Keras graph: what each (possibly nested) tensor became in DL4J."""
+
+    def __init__(self, model: KerasModel, options: Options) -> None:
+        self.model = model
+        self.options = options
+        self.outputs: dict[str, Activation] = {}   # Keras call key -> what flows out of it
+        self.aliases: dict[str, str] = {}          # Keras call key -> DL4J vertex whose output it is
+        self.mapped: dict[str, MappedLayer] = {}
+        self.nodes: list[Node] = []
+        self.inputs: list[tuple[str, Activation]] = []
+        self.problems: list[MappingError] = []
+
+    def map_layers(self, specs: tuple[LayerSpec, ...], prefix: str, bindings: dict[str, str]) -> None:
+        for spec in specs:
+            name = prefix + spec.name
+            if spec.is_input:
+                if name in bindings or spec.name in bindings:  # a nested model's input: the outer tensor
+                    outer = bindings.get(name, bindings.get(spec.name))
+                    self.outputs[name], self.aliases[name] = self.outputs[outer], self.aliases[outer]
+                else:
+                    act = input_activation(spec, self.options)
+                    self.outputs[name], self.aliases[name] = act, name
+                    self.inputs.append((name, act))
+                continue
+            for index, refs in enumerate(spec.nodes or ((),)):
+                keys = [prefix + call_key(r.layer, r.node_index) for r in refs]
+                if any(k not in self.outputs for k in keys):
+                    continue  # an input could not be mapped; that layer is the one reported
+                try:
+                    self._map_call(spec, call_key(name, index), keys, prefix)
+                except MappingError as err:
+                    self.problems.append(err)
+
+    def _map_call(self, spec: LayerSpec, key: str, input_keys: list[str], prefix: str) -> None:
+        if spec.is_container:
+            if len(spec.nodes) > 1:
+                raise MappingError("a nested model called several times is not mapped yet", file=self.model.path,
+                                   layer=spec.name, expected="one call", received=f"{len(spec.nodes)} calls")
+            inner_inputs = [c.name for c in spec.children if c.is_input] if spec.class_name == "Sequential" \
+                else list(spec.input_names)
+            bindings = {f"{key}/{inner}": outer for inner, outer in zip(inner_inputs, input_keys)}
+            self.map_layers(spec.children, prefix=f"{key}/", bindings=bindings)
+            out_ref = spec.output_refs[0] if spec.output_refs else None
+            inner_out = f"{key}/{call_key(out_ref.layer, out_ref.node_index)}" if out_ref else None
+            if inner_out in self.outputs:
+                self.outputs[key], self.aliases[key] = self.outputs[inner_out], self.aliases[inner_out]
+            return
+        fn = lookup(spec)
+        if fn is None:
+            weights = ", ".join(f"{w.name} {w.shape}" for w in spec.weights) or "no weights"
+            kind = "custom layer" if spec.custom or spec.class_name == "Lambda" else "layer class"
+            raise MappingError(f"no DL4J mapping for {kind} {spec.class_name} (config {_short(spec.config)}; "
+                               f"{weights})", file=self.model.path, layer=spec.name,
+                               expected="a mapping for this layer", received="none", hint=HOW_TO_MAP)
+        ctx = MapContext(spec, tuple(self.outputs[k] for k in input_keys), self.options, file=self.model.path,
+                         keras_major=self.model.keras_major)
+        try:
+            result = fn(ctx)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            # A mapper met a config or weight it did not expect: report it on this layer, never crash.
+            raise MappingError(f"the {spec.class_name} mapper failed: {exc!r}", file=self.model.path,
+                               layer=spec.name, expected="a config and weights this mapper understands",
+                               received=_short(spec.config)) from exc
+        if "@" in key:
+            result = replace(result, notes=result.notes + ("a shared layer: DL4J gets its own copy of the weights",))
+        if result.layer is not None and result.layer.get("layerName") != key:
+            result = replace(result, layer=_renamed(result.layer, key))
+        self.mapped[key] = result
+        self.outputs[key] = result.output
+        sources = tuple(self.aliases[k] for k in input_keys)
+        if result.vanishes:
+            self.aliases[key] = sources[0]
+        else:
+            self.aliases[key] = key
+            self.nodes.append(Node(key, result, sources))
+
+
+def _renamed(layer: dict, name: str) -> dict:
+    """A copy of a DL4J layer config named after its vertex (wrappers name their inner layer too)."""
+    out = {**layer, "layerName": name}
+    for inner in ("underlying", "fwd", "bwd"):
+        if isinstance(out.get(inner), dict):
+            out[inner] = {**out[inner], "layerName": name}
+    return out
 
 
 def _short(config: dict) -> str:

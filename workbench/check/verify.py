@@ -128,18 +128,15 @@ def verify(conv: Conversion, keras_outputs: dict[str, np.ndarray], keras_inputs:
     propagated = reference(in_memory_zip(conv), dl4j_inputs(conv, keras_inputs))
     checks: list[LayerCheck] = []
     nodes = {n.name: n for n in conv.nodes}
-    for spec in conv.model.layers:
-        if spec.is_input or spec.name not in conv.mapped:
+    for key, mapped in conv.mapped.items():
+        if key not in nodes:
+            checks.append(LayerCheck(key, mapped.keras_class, FOLDED, note="; ".join(mapped.notes)))
             continue
-        mapped = conv.mapped[spec.name]
-        if spec.name not in nodes:
-            checks.append(LayerCheck(spec.name, spec.class_name, FOLDED, note="; ".join(mapped.notes)))
-            continue
-        keras_out = keras_outputs.get(spec.name)
+        keras_out = keras_outputs.get(key)
         if keras_out is None:
-            checks.append(LayerCheck(spec.name, spec.class_name, MISSING, note="Keras gave no output"))
+            checks.append(LayerCheck(key, mapped.keras_class, MISSING, note="Keras gave no output"))
             continue
-        node = nodes[spec.name]
+        node = nodes[key]
         alone = _single_node(conv, node, producers)
         fed = {f"{name}__in": producers[name].to_dl4j(np.asarray(keras_outputs[name])).astype(np.float32)
                for name in node.inputs}
@@ -149,6 +146,6 @@ def verify(conv: Conversion, keras_outputs: dict[str, np.ndarray], keras_inputs:
         if dl4j_outputs is not None and node.name in dl4j_outputs:
             real = diff(mapped.output.to_keras(dl4j_outputs[node.name]), keras_out)
         bad = any(d is not None and (not d.shapes_match or d.max_abs > atol) for d in (iso, prop, real))
-        checks.append(LayerCheck(spec.name, spec.class_name, DIVERGES if bad else OK, iso, prop, real,
+        checks.append(LayerCheck(key, mapped.keras_class, DIVERGES if bad else OK, iso, prop, real,
                                  note="; ".join(mapped.notes)))
     return VerifyReport(tuple(checks), atol, dl4j_error, {"reference": time.perf_counter() - start})
