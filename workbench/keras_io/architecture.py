@@ -37,10 +37,12 @@ def build_model(model_config: dict[str, Any], top_level_weights: TopLevelWeights
         raise ModelFileError("the file holds no Sequential or Functional model", file=path,
                              expected="Sequential or Functional", received=class_name)
     builder = _Builder(path, top_level_weights)
-    layers, inputs, outputs = builder.container(class_name, model_config.get("config", {}), top=True)
+    config = model_config.get("config", {})
+    layers, inputs, outputs = builder.container(class_name, config, top=True)
+    name = config.get("name", "model") if isinstance(config, dict) else "model"
     major = _major(keras_version)
     return KerasModel(path=path, format=format, keras_version=keras_version, keras_major=major,
-                      class_name=class_name, name=str(model_config.get("config", {}).get("name", "model")),
+                      class_name=class_name, name=str(name),
                       layers=tuple(layers), inputs=inputs, outputs=outputs,
                       weights_path=weights_path, backend=backend)
 

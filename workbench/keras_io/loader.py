@@ -6,7 +6,7 @@ import os
 import zipfile
 from typing import Any
 
-from workbench.errors import ModelFileError, UnsafeContentError
+from workbench.errors import ModelFileError, UnsafeContentError, WorkbenchError
 from workbench.keras_io import h5, keras_zip
 from workbench.keras_io.architecture import build_model
 from workbench.keras_io.model import KerasModel, LayerSpec
@@ -33,6 +33,19 @@ def load_model(path: str | os.PathLike[str], weights: str | os.PathLike[str] | N
     """
     path = os.fspath(path)
     head = _head(path)
+    try:
+        model = _load(path, head, weights)
+        check_weight_shapes(model)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        if isinstance(exc, WorkbenchError):
+            raise
+        # The file parsed but its config is not shaped like any Keras version we know.
+        raise ModelFileError("the model config has a structure this reader does not know", file=path,
+                             expected="a Keras 2 or Keras 3 model config", received=repr(exc)[:200]) from exc
+    return model
+
+
+def _load(path: str, head: bytes, weights) -> KerasModel:
     if head.startswith(HDF5_SIGNATURE):
         model = _load_h5_model(path)
     elif head.startswith(ZIP_SIGNATURE):
@@ -41,9 +54,8 @@ def load_model(path: str | os.PathLike[str], weights: str | os.PathLike[str] | N
         model = _load_json_and_weights(path, weights)
     else:
         raise ModelFileError("not a Keras model file", file=path,
-                         expected="an HDF5 file (.h5), a .keras archive or a JSON architecture",
-                         received=_describe(head))
-    check_weight_shapes(model)
+                             expected="an HDF5 file (.h5), a .keras archive or a JSON architecture",
+                             received=_describe(head))
     return model
 
 

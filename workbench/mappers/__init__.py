@@ -7,6 +7,9 @@ from workbench.mappers import (  # noqa: F401  (importing a family registers its
     normalization,
     pooling,
     recurrent,
+    reshaping,
+    wrappers,
+    unsupported,  # last: a refusal never replaces a real mapping
 )
 from workbench.mappers.registry import MapContext, Options, lookup, mapper, supported_layers, unregister_mapper
 from workbench.mappers.result import Activation, MappedLayer, Param

@@ -17,7 +17,8 @@ def keras_activation(value: Any, *, keras_major: int = 3) -> dict[str, Any] | No
 
     NB: ``hard_sigmoid`` differs between Keras 2 (clip(0.2x+0.5)) and Keras 3 (relu6(x+3)/6); only the
     Keras 2 form equals DL4J's ActivationHardSigmoid, so Keras 3's is reported as unmatched.
-    ``gelu`` maps only for the exact (``approximate=False``) form DL4J computes with ``precise``.
+    NB: ``gelu`` is refused: DL4J M2.1's GELU computes ``x·σ(1.702x)`` or, with ``precise``, cubes
+    ``0.044715·x`` instead of ``x`` (libnd4j); neither equals Keras's gelu.
     """
     if isinstance(value, dict):
         value = value.get("config", {}).get("name", value.get("class_name"))
@@ -25,8 +26,6 @@ def keras_activation(value: Any, *, keras_major: int = 3) -> dict[str, Any] | No
         return activation("ELU", alpha=1.0)
     if value == "hard_sigmoid":
         return activation("HardSigmoid") if keras_major == 2 else None
-    if value == "gelu":
-        return activation("GELU", precise=True)
     if value == "relu":
         return activation("ReLU", max=None, negativeSlope=None, threshold=None)
     name = _SIMPLE.get(value)

@@ -15,6 +15,10 @@ def batch_normalization(ctx: MapContext) -> MappedLayer:
     if ctx.config.get("axis", -1) not in (-1, len(ctx.input.keras_shape)):
         raise ctx.fail("BatchNormalization over an axis other than the channels", expected="axis -1",
                        received=ctx.config.get("axis"))
+    if ctx.input.kind == "rnn" and ctx.options.rnn_format != "NWC":
+        # NB: DL4J reshapes rank-3 input to [1, b, c, t] and normalises axis 1: only NWC data works.
+        raise ctx.fail("BatchNormalization on a sequence only matches in DL4J with the NWC format",
+                       expected="cnn_format NHWC (sequences NWC)", received=ctx.options.rnn_format)
     channels = ctx.input.keras_shape[-1]
     names = [w.name for w in ctx.spec.weights]
     gamma = (T.as_is(T.keras_weight("gamma", ctx.weight("gamma"), ("c",)), "gamma as is") if "gamma" in names
@@ -28,7 +32,7 @@ def batch_normalization(ctx: MapContext) -> MappedLayer:
     layer = base_layer("BatchNormalization", ctx.spec.name, act=activation("Identity"), nin=channels, nout=channels,
                        eps=float(ctx.config.get("epsilon", 1e-3)), decay=float(ctx.config.get("momentum", 0.99)),
                        gamma=1.0, beta=0.0, lockGammaBeta=False, minibatch=True, useLogStd=False,
-                       cnn2DFormat=ctx.options.cnn_format if ctx.input.kind == "cnn" else "NCHW",
+                       cnn2DFormat=ctx.options.cnn_format if ctx.input.kind != "rnn" else "NHWC",
                        cudnnAllowFallback=True)
     return MappedLayer(ctx.spec.name, "BatchNormalization", ctx.input, layer=layer, params=params,
                        variables=("gamma", "beta", "mean", "var"),

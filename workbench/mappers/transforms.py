@@ -141,3 +141,96 @@ def fill(name: str, value: float, shape: tuple[int, ...], axes: tuple[str, ...],
     """A DL4J parameter that Keras does not store (e.g. BatchNormalization gamma when ``scale=False``)."""
     arr = np.full(shape, value, dtype=np.float32)
     return Trace(name, (Step("fill", why, axes, arr),))
+
+
+# ---- convolution family (Conv1D, transposed, separable) -------------------------------------------
+
+
+def conv1d_kernel_as_is(trace: Trace) -> Trace:
+    """Conv1D kernel, Keras → DL4J ``Convolution1DLayer`` W (1.0.0-M1 and later), no change::
+
+        Keras  [k, C_in, C_out]                   e.g. [3, 2, 4]
+        DL4J   [k, C_in, C_out] 'c' as read       (declared [C_out, C_in, k, 1]; the layer reinterprets
+                                                    the raw buffer as [k, C_in, C_out] before convolving)
+
+    NB: before M1 (beta7 and earlier) the buffer was really [C_out, C_in, k, 1]; this is M2.1's layout.
+    """
+    return trace.then("conv1d_kernel_as_is",
+                      "Conv1D kernel [k, C_in, C_out] as is: DL4J ≥ M1 reads W's buffer as [k, C_in, C_out] 'c'",
+                      trace.value, trace.axes)
+
+
+def deconv_kernel_to_iohw(trace: Trace) -> Trace:
+    """Conv2DTranspose kernel, Keras → DL4J ``Deconvolution2D`` W (stored 'c')::
+
+        Keras  [kH, kW, C_out, C_in]   e.g. [3, 3, 8, 2]   (a transposed kernel: outputs before inputs)
+        DL4J   [C_in, C_out, kH, kW]   e.g. [2, 8, 3, 3]
+
+    Same for NCHW and NHWC networks.
+    """
+    return permute(trace, ("in", "out", "kh", "kw"), name="deconv_kernel_to_iohw")
+
+
+def deconv_kernel_from_iohw(trace: Trace) -> Trace:
+    """The inverse of ``deconv_kernel_to_iohw``: DL4J ``[C_in, C_out, kH, kW]`` → Keras ``[kH, kW, C_out, C_in]``."""
+    return permute(trace, ("kh", "kw", "out", "in"), name="deconv_kernel_from_iohw")
+
+
+def deconv3d_kernel_as_is(trace: Trace) -> Trace:
+    """Conv3DTranspose kernel, Keras → DL4J ``Deconvolution3D`` W, no change::
+
+        Keras  [kD, kH, kW, C_out, C_in]   e.g. [2, 2, 2, 4, 3]
+        DL4J   [kD, kH, kW, C_out, C_in]   'c' (Deconvolution3DParamInitializer declares this very layout)
+
+    NB: DL4J's own Keras importer permutes it to [C_in, C_out, kD, kH, kW] first and then reshapes.
+    """
+    return trace.then("deconv3d_kernel_as_is",
+                      "Conv3DTranspose kernel [kD, kH, kW, C_out, C_in] is DL4J's Deconvolution3D W as is",
+                      trace.value, trace.axes)
+
+
+def separable_depthwise_to_mihw(trace: Trace) -> Trace:
+    """SeparableConv2D depthwise kernel, Keras → DL4J ``SeparableConvolution2D`` W (stored 'c')::
+
+        Keras  [kH, kW, C_in, dm]   e.g. [3, 3, 4, 2]
+        DL4J   [dm, C_in, kH, kW]   e.g. [2, 4, 3, 3]
+
+    The intermediate channel order stays Keras's c·dm + m, so the pointwise kernel needs no row change
+    (it goes through ``conv_kernel_to_oihw``: [1, 1, C_in·dm, C_out] → [C_out, C_in·dm, 1, 1]).
+    """
+    return permute(trace, ("dm", "in", "kh", "kw"), name="separable_depthwise_to_mihw")
+
+
+def separable_depthwise_from_mihw(trace: Trace) -> Trace:
+    """The inverse of ``separable_depthwise_to_mihw``: DL4J ``[dm, C_in, kH, kW]`` → Keras ``[kH, kW, C_in, dm]``."""
+    return permute(trace, ("kh", "kw", "in", "dm"), name="separable_depthwise_from_mihw")
+
+
+def dense_kernel_to_conv1x1_oihw(trace: Trace) -> Trace:
+    """A Dense kernel applied to the channels of an image, as a 1×1 DL4J ``ConvolutionLayer`` W (stored 'c')::
+
+        Keras  Dense kernel [in, out]          e.g. [8, 4]
+        DL4J   W [C_out, C_in, 1, 1]           e.g. [4, 8, 1, 1]
+
+    A Keras 3 Dense on ``[b, h, w, c]`` acts on the last axis only, which is exactly a 1×1 convolution.
+    """
+    v = trace.value
+    if v.ndim != 2:
+        raise ValueError(f"dense_kernel_to_conv1x1_oihw: a 2-D kernel is needed, got {v.shape}")
+    out_in = np.ascontiguousarray(np.transpose(v, (1, 0)))
+    out = out_in.reshape(v.shape[1], v.shape[0], 1, 1)
+    return trace.then("dense_kernel_to_conv1x1_oihw", "Dense kernel [in, out] → 1×1 conv W [out, in, 1, 1]", out,
+                      (trace.axes[1], trace.axes[0], "kh", "kw"))
+
+
+def channels_last_to_first(trace: Trace) -> Trace:
+    """An activation-shaped parameter (PReLU alpha) from Keras's channels-last layout to DL4J's
+    channels-first one, for NCHW / NCW networks::
+
+        Keras  [H, W, C]   (or [T, F] for sequences)   e.g. alpha [4, 5, 3]
+        DL4J   [C, H, W]   (or [F, T])                  e.g. W     [3, 4, 5]
+
+    The last axis moves to the front; the others keep their order.
+    """
+    axes = trace.axes
+    return permute(trace, (axes[-1], *axes[:-1]), name="channels_last_to_first")
