@@ -43,3 +43,15 @@ def load_custom_layers():
     sys.modules["custom_layers"] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def dl4j_ready():
+    """Java + Maven present and the DL4J harness built (skips, with the reason, where Java is absent)."""
+    from workbench.check.dl4j_jvm import ensure_built, java_status
+
+    reason = java_status()
+    if reason is not None:
+        pytest.skip(reason)
+    ensure_built()
+    return True
