@@ -66,7 +66,8 @@ def input_activation(spec: LayerSpec, options: Options) -> Activation:
     kind = {1: "ff", 2: "rnn", 3: "cnn", 4: "cnn3d"}.get(len(shape), "ff")
     if kind == "rnn" and "int" in str(spec.config.get("dtype", "")):
         kind = "ff"
-    fmt = {"cnn": options.cnn_format, "rnn": options.rnn_format}.get(kind)
+    fmt = {"cnn": options.cnn_format, "rnn": options.rnn_format,
+           "cnn3d": "NDHWC" if options.cnn_format == "NHWC" else "NCDHW"}.get(kind)
     return Activation(kind, shape, fmt)
 
 

@@ -954,6 +954,42 @@ def deconvolution2d(conf, params, x, ctx):
     return _from_channels_first(_apply_activation(conf, z, ctx), nhwc)
 
 
+def _deconv3d_params(conf: dict) -> list[ParamSpec]:
+    kd, kh, kw = _ints(conf.get("kernelSize"), 3, 1)
+    return _bias_first(conf, ParamSpec("W", (kd, kh, kw, _nout(conf), _nin(conf)), "c"))
+
+
+@op("Deconvolution3D", params=_deconv3d_params)
+def deconvolution3d(conf, params, x, ctx):
+    """libnd4j ``deconv3d``: W ``[kD, kH, kW, nOut, nIn]``; ``out[o, y·s − p + k·d] += x[i, y] · W[k, o, i]``."""
+    _check_rank(x, 5, ctx, "NCDHW or NDHWC")
+    ndhwc = _nhwc(conf.get("dataFormat", "NCDHW"))
+    xc = _to_channels_first(x, ndhwc)
+    W = _as64(params["W"])
+    _check_channels(xc.shape[1], W.shape[4], ctx, x.shape)
+    k = _ints(conf.get("kernelSize"), 3, 1)
+    s = _ints(conf.get("stride"), 3, 1)
+    d = _ints(conf.get("dilation"), 3, 1)
+    size = list(xc.shape[2:])
+    if (conf.get("convolutionMode") or "Truncate") == "Same":
+        out = [ss * i for ss, i in zip(s, size)]
+        p = _same_pad_native(size, out, k, s, d)
+    else:
+        p = _ints(conf.get("padding"), 3, 0)
+        out = [ss * (i - 1) + (kk - 1) * dd + 1 - 2 * pp for ss, i, kk, dd, pp in zip(s, size, k, d, p)]
+    z = np.zeros((xc.shape[0], W.shape[3], *out), dtype=_F64)
+    for pos in itertools.product(*(range(kk) for kk in k)):
+        contrib = np.tensordot(xc, W[pos], axes=([1], [1]))  # [b, iD, iH, iW, o]
+        coords = [np.arange(n) * ss - pp + kk * dd for n, ss, pp, kk, dd in zip(size, s, p, pos, d)]
+        valid = [(c >= 0) & (c < o) for c, o in zip(coords, out)]
+        sub = contrib[:, valid[0]][:, :, valid[1]][:, :, :, valid[2]]
+        z[:, :, coords[0][valid[0]][:, None, None], coords[1][valid[1]][None, :, None],
+          coords[2][valid[2]][None, None, :]] += np.moveaxis(sub, -1, 1)
+    if "b" in params:
+        z = z + _as64(params["b"]).reshape(1, -1, 1, 1, 1)
+    return _from_channels_first(_apply_activation(conf, z, ctx), ndhwc)
+
+
 @op("DepthwiseConvolution2D", params=_depthwise_params)
 def depthwise_convolution2d(conf, params, x, ctx):
     _check_rank(x, 4, ctx, "[minibatch, channels, height, width] or NHWC")

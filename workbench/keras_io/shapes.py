@@ -114,11 +114,13 @@ def _deconv(spec, inputs):
     rank = len(spatial)
     kernel = _tuple(spec.config["kernel_size"], rank)
     strides = _tuple(spec.config.get("strides", 1), rank)
+    dilation = _tuple(spec.config.get("dilation_rate", 1), rank)
     padding = spec.config.get("padding", "valid")
     out_pad = spec.config.get("output_padding")
     out_pad = _tuple(out_pad, rank) if out_pad is not None else (None,) * rank
     out = []
-    for n, k, s, p in zip(spatial, kernel, strides, out_pad):
+    for n, k, s, p, d in zip(spatial, kernel, strides, out_pad, dilation):
+        k = (k - 1) * d + 1  # the dilated kernel's extent
         if n is None:
             out.append(None)
         elif p is None:

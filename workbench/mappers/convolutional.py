@@ -188,8 +188,9 @@ def conv2d_transpose(ctx: MapContext) -> MappedLayer:
 def conv3d_transpose(ctx: MapContext) -> MappedLayer:
     # Keras: kernel [kD, kH, kW, C_out, C_in], bias [C_out]
     # DL4J:  Deconvolution3D W declared [kD, kH, kW, C_out, C_in] 'c' (Deconvolution3DParamInitializer), b first.
-    # NB: DL4J's Keras importer permutes this kernel to [C_in, C_out, kD, kH, kW] and then reshapes it
-    #     silently into the declared shape: that import scrambles the kernel. Here it goes in as is.
+    # NB: the Keras layout IS the declared DL4J layout, so the kernel goes in as is (checked against TF in real
+    #     DL4J). DL4J's own Keras importer permutes it to [C_in, C_out, kD, kH, kW] and then reshapes that
+    #     silently into the declared shape (dl4j-keras-import.md §2.2) — do not copy that.
     require_channels_last(ctx)
     fmt = input_format(ctx, "cnn3d")
     output = _transposed_output(ctx, "cnn3d", fmt, 3)
@@ -206,7 +207,7 @@ def conv3d_transpose(ctx: MapContext) -> MappedLayer:
 
 @mapper("DepthwiseConv2D")
 def depthwise_conv2d(ctx: MapContext) -> MappedLayer:
-    # Keras: depthwise_kernel [kH, kW, C_in, dm], bias [C_in·dm]; output channel c·dm + m
+    # Keras: depthwise_kernel [kH, kW, C_in, dm] (named "kernel" in Keras 3), bias [C_in·dm]; out channel c·dm + m
     # DL4J:  DepthwiseConvolution2D W [kH, kW, C_in, dm] 'c' (the Keras layout, as is), b [C_in·dm] first.
     require_channels_last(ctx)
     fmt = input_format(ctx, "cnn")

@@ -144,8 +144,8 @@ def bidirectional(ctx: MapContext) -> MappedLayer:
     fwd_spec, bwd_spec = _directions(ctx, children)
     for spec in (fwd_spec, bwd_spec):
         if spec.class_name not in RECURRENT_CLASSES:
-            what = ("GRU has no DL4J 1.0.0-M2.1 layer: it needs a generated layer" if spec.class_name == "GRU"
-                    else f"Bidirectional({spec.class_name}) is not mapped")
+            what = ("Bidirectional(GRU) needs a generated layer: DL4J 1.0.0-M2.1 has no GRU layer"
+                    if spec.class_name == "GRU" else f"Bidirectional({spec.class_name}) is not mapped")
             raise ctx.fail(what, expected=f"Bidirectional of {' or '.join(RECURRENT_CLASSES)}",
                            received=spec.class_name)
     fwd_ctx, bwd_ctx = (replace(ctx, spec=s) for s in (fwd_spec, bwd_spec))
@@ -199,5 +199,6 @@ def gru(ctx: MapContext) -> MappedLayer:
     # Keras: kernel [in, 3u] (gates z, r, h), recurrent_kernel [u, 3u], bias [3u] or [2, 3u] (reset_after)
     # DL4J 1.0.0-M2.1: no GRU layer at all. NB: never approximate it with SimpleRnn (a later DL4J master
     # does, with a warning): a SimpleRnn's W [nIn, u] cannot hold the three gates.
-    raise ctx.fail("GRU has no DL4J 1.0.0-M2.1 layer (no gated recurrent unit with update/reset gates): "
-                   "it needs a generated layer", expected="a generated GRU layer", received=ctx.spec.class_name)
+    raise ctx.fail(f"{ctx.spec.class_name} needs a generated layer: DL4J 1.0.0-M2.1 has no GRU layer (no recurrent "
+                   "layer with update and reset gates; SimpleRnn is not one)", expected="a generated layer",
+                   received=ctx.spec.class_name)

@@ -1,0 +1,1 @@
+"""Checks against the real runtimes (DL4J on the JVM)."""
