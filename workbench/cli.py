@@ -51,16 +51,16 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
                         help="DL4J data format for convolutional layers (default NHWC)")
 
 
-def _session(args: argparse.Namespace):
+def _session(args: argparse.Namespace, *, keep_steps: bool = True):
     from workbench.session import Session
     return Session(args.model, weights=args.weights, cnn_format=args.format,
-                   custom_objects=getattr(args, "custom_objects", None))
+                   custom_objects=getattr(args, "custom_objects", None), keep_steps=keep_steps)
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     if not args.output and not args.json_out:
         raise WorkbenchError("nothing to write", expected="-o OUT.zip and/or --json OUT.json", received="neither")
-    session = _session(args)
+    session = _session(args, keep_steps=False)  # nobody looks at intermediate tensors here
     conv = session.conversion
     if args.output:
         session.export_zip(args.output)

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from functools import cached_property
@@ -19,11 +20,12 @@ import numpy as np
 from workbench.check.verify import VerifyReport, dl4j_inputs, verify
 from workbench.convert import Conversion, map_model
 from workbench.export.atomic import write_text
-from workbench.export.dl4j_config import configuration_json, flat_params
+from workbench.export.dl4j_config import configuration_json, param_pieces
 from workbench.export.model_zip import write_model_zip
 from workbench.inventory import inventory
 from workbench.keras_io import KerasModel, load_model
 from workbench.mappers import Options
+from workbench.mappers.transforms import final_values_only
 
 
 class Session:
@@ -36,11 +38,15 @@ class Session:
             beta7, no permutation at Flatten) or ``"NCHW"`` (DL4J's classic default).
         custom_objects: the user's trusted Python file defining custom Keras classes; imported only
             when Keras must run the original model.
+        keep_steps: keep every intermediate tensor of the weight transforms (for the UI); False keeps
+            only the DL4J parameters, for exports of large models.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, weights: str | os.PathLike[str] | None = None,
-                 cnn_format: str = "NHWC", custom_objects: str | os.PathLike[str] | None = None) -> None:
+                 cnn_format: str = "NHWC", custom_objects: str | os.PathLike[str] | None = None,
+                 keep_steps: bool = True) -> None:
         self.path = os.fspath(path)
+        self.keep_steps = keep_steps
         self.weights = weights
         self.options = Options(cnn_format=cnn_format)
         self.custom_objects = os.fspath(custom_objects) if custom_objects else None
@@ -51,7 +57,8 @@ class Session:
 
     @cached_property
     def conversion(self) -> Conversion:
-        return map_model(self.model, self.options)
+        with contextlib.nullcontext() if self.keep_steps else final_values_only():
+            return map_model(self.model, self.options)
 
     def set_cnn_format(self, cnn_format: str) -> None:
         """Switch NHWC/NCHW; the conversion is redone on next use."""
@@ -65,7 +72,7 @@ class Session:
         return write_text(path, self.configuration_json())
 
     def export_zip(self, path: str | os.PathLike[str]) -> Path:
-        return write_model_zip(path, self.configuration_json(), flat_params(self.conversion))
+        return write_model_zip(path, self.configuration_json(), param_pieces(self.conversion))
 
     def sample_inputs(self, batch: int = 3, seed: int = 0) -> dict[str, np.ndarray]:
         from workbench.check.keras_runner import sample_inputs

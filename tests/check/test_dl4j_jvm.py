@@ -150,19 +150,21 @@ def test_jobs_mode_records_each_failure_and_keeps_going(harness, ref, tmp_path):
     x = _array(base / "SyntheticBidirectionalRNNGraph_Input_100b6.bin")
     garbage = tmp_path / "garbage.zip"
     garbage.write_bytes(b"not a zip at all")
+    model = base / "SyntheticBidirectionalRNNGraph_100b6.bin"
     runs = run_jobs(
         [
+            {"mode": "run", "model": model, "inputs": {"input": x[:, :3]}},  # 3 features for a 10-feature LSTM
             {"mode": "run", "model": garbage, "inputs": {"input": x}},
-            {"mode": "run", "model": base / "SyntheticBidirectionalRNNGraph_100b6.bin", "inputs": {"input": x}},
-            {"mode": "run", "model": base / "SyntheticBidirectionalRNNGraph_100b6.bin", "inputs": {"input": x[:, :3]}},
+            {"mode": "run", "model": model, "inputs": {"input": x}},
         ],
         timeout=TIMEOUT,
     )
-    assert runs[0].outputs == {} and runs[0].error is not None
+    assert runs[0].outputs == {}
+    assert runs[0].error.startswith("org.deeplearning4j.exception.DL4JInvalidInputException: ")
+    assert runs[1].outputs == {} and runs[1].error is not None
     np.testing.assert_allclose(
-        runs[1].outputs["out"], _array(base / "SyntheticBidirectionalRNNGraph_Output_100b6.bin"), atol=1e-5
+        runs[2].outputs["out"], _array(base / "SyntheticBidirectionalRNNGraph_Output_100b6.bin"), atol=1e-5
     )
-    assert runs[2].outputs == {} and runs[2].error is not None  # 3 features for a 10-feature LSTM
     assert all(r.seconds > 0 for r in runs)
 
 
@@ -186,6 +188,33 @@ def test_keras_import_matches_keras_predictions(harness, ref):
     assert list(run.outputs) == ["input", "dense", "re_lu_1"]
     np.testing.assert_allclose(run.outputs["dense"], dense, rtol=0, atol=1e-5)
     np.testing.assert_allclose(run.outputs["re_lu_1"], predicted, rtol=0, atol=1e-5)
+
+
+@pytest.mark.dl4j
+def test_in_place_activation_layers_do_not_corrupt_earlier_activations(harness, ref):
+    # DL4J's ActivationLayer overwrites its input array in inference; the harness must report the
+    # values before that (here: a ComputationGraph's Dense output and a network input).
+    base = ref / "keras/tfkeras"
+    rng = np.random.default_rng(3)
+    x3 = rng.standard_normal((5, 3)).astype(np.float32)
+    x2 = rng.standard_normal((5, 2)).astype(np.float32)
+    mlp, act = run_jobs(
+        [
+            DL4JJob(base / "mlp_0.h5", {"input_1": x3}, "keras-import"),  # Dense -> Activation(sigmoid) -> Dropout
+            DL4JJob(base / "act_1.h5", {"input_2": x2}, "keras-import"),  # Input -> Activation(elu)
+        ],
+        timeout=TIMEOUT,
+    )
+    with h5py.File(base / "mlp_0.h5", "r") as f:
+        w, b = f["model_weights/dense/dense/kernel:0"][()], f["model_weights/dense/dense/bias:0"][()]
+    assert list(mlp.outputs) == ["input_1", "dense", "activation", "dropout"]
+    dense = x3 @ w + b
+    assert (dense < 0).any()
+    np.testing.assert_allclose(mlp.outputs["dense"], dense, atol=1e-5)
+    np.testing.assert_allclose(mlp.outputs["activation"], 1 / (1 + np.exp(-dense)), atol=1e-5)
+    np.testing.assert_array_equal(mlp.outputs["input_1"], x3)
+    np.testing.assert_array_equal(act.outputs["input_2"], x2)
+    np.testing.assert_allclose(act.outputs["activation"], np.where(x2 > 0, x2, np.expm1(x2)), atol=1e-6)
 
 
 @pytest.mark.dl4j

@@ -72,7 +72,8 @@ def test_reshape_permute_repeat_nhwc(tmp_path):
     outs.append(L.Dense(2, name="dense_after_reshape")(outs[2]))
     outs.append(L.Conv2D(2, 2, name="conv_after_permute")(outs[9]))
     model = _randomize(k.Model([seq, img, vec], outs))
-    check_model(model, _by_layer_order(model, {"seq": _x(6, 4), "img": _x(4, 6, 3), "vec": _x(12)}), tmp_path, cnn_format="NHWC")
+    arrays = {"seq": _x(6, 4), "img": _x(4, 6, 3), "vec": _x(12)}
+    check_model(model, _by_layer_order(model, arrays), tmp_path, cnn_format="NHWC")
 
 
 @pytest.mark.dl4j
@@ -91,7 +92,8 @@ def test_reshape_permute_repeat_nchw(tmp_path):
     outs.append(L.LSTM(2, name="lstm_after_reshape")(outs[4]))
     outs.append(L.Conv2D(2, 2, name="conv_after_permute")(outs[1]))
     model = _randomize(k.Model([seq, img, vec], outs))
-    check_model(model, _by_layer_order(model, {"seq": _x(6, 4), "img": _x(4, 6, 3), "vec": _x(12)}), tmp_path, cnn_format="NCHW")
+    arrays = {"seq": _x(6, 4), "img": _x(4, 6, 3), "vec": _x(12)}
+    check_model(model, _by_layer_order(model, arrays), tmp_path, cnn_format="NCHW")
 
 
 @pytest.mark.parametrize("target", [(72,), (4, 18), (2, 6, 6)])

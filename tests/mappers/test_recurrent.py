@@ -213,3 +213,11 @@ def test_mask_input_is_refused(tmp_path):
     with pytest.raises(MappingError) as info:
         lookup(spec)(MapContext(spec, (seq, mask)))
     assert info.value.layer == "masked_lstm" and "mask" in info.value.what
+
+
+def test_time_distributed_over_images_refused(tmp_path):
+    """TimeDistributed(Conv2D) over [b, t, h, w, c] has no DL4J wrapper (TimeDistributed wraps [b, f] layers)."""
+    k = keras()
+    x = k.Input((3, 4, 4, 2))
+    err = _refusal(k.Model(x, k.layers.TimeDistributed(k.layers.Conv2D(2, 2), name="td_conv")(x)), tmp_path)
+    assert err.layer == "td_conv" and "TimeDistributed" in err.what

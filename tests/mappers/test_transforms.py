@@ -118,3 +118,14 @@ def test_as_is_and_fill_say_why():
     assert t.steps[-1].doc == "bias as is"
     f = T.fill("gamma", 1.0, (4,), ("c",), "scale=False")
     assert f.value.tolist() == [1, 1, 1, 1] and f.steps[0].doc == "scale=False"
+
+
+def test_final_values_only_drops_intermediate_tensors():
+    """Inside ``final_values_only`` a trace keeps step names, axes and shapes but only the last tensor."""
+    k = rng.normal(size=(3, 3, 2, 4))
+    with T.final_values_only():
+        t = T.conv_kernel_to_oihw(T.keras_weight("kernel", k, ("kh", "kw", "in", "out")))
+    assert t.steps[0].value is None and t.steps[0].shape == (3, 3, 2, 4) and t.steps[0].axes[0] == "kh"
+    assert t.value.shape == (4, 2, 3, 3)
+    kept = T.conv_kernel_to_oihw(T.keras_weight("kernel", k, ("kh", "kw", "in", "out")))
+    assert kept.steps[0].value is k or np.array_equal(kept.steps[0].value, k)

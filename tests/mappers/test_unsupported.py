@@ -51,7 +51,9 @@ CASES = {
     "ConvLSTM1D": (_one((3, 5, 2), lambda L: L.ConvLSTM1D(2, 3, name="refused")), "convolutional LSTM"),
     "ConvLSTM2D": (_one((3, 5, 5, 2), lambda L: L.ConvLSTM2D(2, 3, name="refused")), "convolutional LSTM"),
     "ConvLSTM3D": (_one((2, 4, 4, 4, 1), lambda L: L.ConvLSTM3D(1, 2, name="refused")), "convolutional LSTM"),
-    "EinsumDense": (_one((4,), lambda L: L.EinsumDense("ab,bc->ac", output_shape=3, bias_axes="c", name="refused")), "einsum"),
+    # NB: bias_axes set: the reader refuses an EinsumDense without bias (it expects kernel + bias).
+    "EinsumDense": (_one((4,), lambda L: L.EinsumDense("ab,bc->ac", output_shape=3, bias_axes="c", name="refused")),
+                    "einsum"),
     "Conv1DTranspose": (_one((5, 2), lambda L: L.Conv1DTranspose(2, 3, name="refused")), "Deconvolution2D"),
     "SeparableConv1D": (_one((5, 2), lambda L: L.SeparableConv1D(2, 3, name="refused")), "SeparableConvolution2D"),
     "Normalization(invert)": (_one((4,), lambda L: L.Normalization(mean=1.0, variance=2.0, invert=True,

@@ -41,7 +41,7 @@ INSTALL_HINT = "apt-get install openjdk-17-jdk-headless maven"
 MIN_JAVA = 11
 DEFAULT_TIMEOUT = 900.0
 BUILD_TIMEOUT = 3600.0
-# Small heap for the Java side: ND4J keeps arrays off-heap. Tiered level 1 and serial GC cut start-up.
+# Tiered level 1 and the serial GC shave JVM start-up; ND4J keeps its arrays off-heap.
 JVM_OPTIONS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true")
 
 _EXIT_OK, _EXIT_HARNESS, _EXIT_DL4J = 0, 2, 3
@@ -216,19 +216,36 @@ def _write_inputs(folder: Path, inputs: Mapping[str, Any], tag: str) -> dict[str
     return files
 
 
-def _java_cmd(extra_jars: Iterable[str | os.PathLike[str]], args: Sequence[str]) -> list[str]:
+def _java_cmd(extra_jars: Iterable[str | os.PathLike[str]], args: Sequence[str], folder: Path) -> list[str]:
     java = shutil.which("java")
     if java is None:
         raise RuntimeUnavailable("cannot run DL4J", hint=java_status() or f"no java on PATH: {INSTALL_HINT}")
-    return [java, *JVM_OPTIONS, "-cp", harness_classpath(extra_jars), MAIN_CLASS, *args]
+    crash_log = f"-XX:ErrorFile={folder / 'hs_err_pid%p.log'}"  # not in the caller's working directory
+    return [java, *JVM_OPTIONS, crash_log, "-cp", harness_classpath(extra_jars), MAIN_CLASS, *args]
 
 
-def _run_java(cmd: list[str], timeout: float) -> tuple[subprocess.CompletedProcess[bytes], float]:
+def _crash_summary(folder: Path) -> str:
+    """The native frame and first Java frame of a JVM crash log in ``folder`` ('' when none)."""
+    for log in folder.glob("hs_err_pid*.log"):
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        native = next((ln.strip("# ").strip() for ln in lines if ln.startswith("# C ") or ln.startswith("# J ")), "")
+        java_frames = [ln.strip() for ln in lines if ln.startswith("j  ") or ln.startswith("J ")]
+        parts = [p for p in (native, java_frames[4] if len(java_frames) > 4 else "") if p]
+        return "JVM crashed in native code: " + "; ".join(parts) if parts else "JVM crashed"
+    return ""
+
+
+def _run_java(cmd: list[str], timeout: float, folder: Path) -> tuple[subprocess.CompletedProcess[bytes], float]:
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise HarnessError("DL4J harness timed out", received=f"{timeout:.0f} s", hint="raise the timeout") from None
+        crash = _crash_summary(folder)
+        raise HarnessError(
+            "DL4J harness timed out",
+            received=f"{timeout:.0f} s" + (f"; {crash}" if crash else ""),
+            hint="a native ND4J crash can leave the JVM hanging" if crash else "raise the timeout",
+        ) from None
     return proc, time.perf_counter() - t0
 
 
@@ -290,7 +307,7 @@ def _run_single(mode: str, model: str | os.PathLike[str], inputs: Mapping[str, A
         for name, path in files.items():
             args += ["--input", f"{name}={path}"]
         args += ["--out", str(out)]
-        proc, seconds = _run_java(_java_cmd(extra_jars, args), timeout)
+        proc, seconds = _run_java(_java_cmd(extra_jars, args, folder), timeout, folder)
         if proc.returncode == _EXIT_OK:
             outputs, _, _ = _read_result(out)
             if outputs is None:
@@ -299,7 +316,9 @@ def _run_single(mode: str, model: str | os.PathLike[str], inputs: Mapping[str, A
         if proc.returncode == _EXIT_DL4J and (out / "error.json").is_file():
             _, error, _ = _read_result(out)
             return DL4JRun(outputs={}, error=error, seconds=seconds)
-        raise HarnessError("DL4J harness failed", file=model_path, received=_stderr_tail(proc, 5))
+        raise HarnessError(
+            "DL4J harness failed", file=model_path, received=_crash_summary(folder) or _stderr_tail(proc, 5)
+        )
 
 
 def run_dl4j(
@@ -405,9 +424,11 @@ def run_jobs(
             })
         jobs_file = folder / "jobs.json"
         jobs_file.write_text(json.dumps(spec), encoding="utf-8")
-        proc, seconds = _run_java(_java_cmd(extra_jars, ["jobs", "--file", str(jobs_file)]), timeout)
-        if proc.returncode not in (_EXIT_OK,) and not any((o / "run.json").is_file() or (o / "error.json").is_file() for o in outs):
-            raise HarnessError("DL4J harness failed", received=_stderr_tail(proc, 5))
+        cmd = _java_cmd(extra_jars, ["jobs", "--file", str(jobs_file)], folder)
+        proc, seconds = _run_java(cmd, timeout, folder)
+        finished = [(o / "run.json").is_file() or (o / "error.json").is_file() for o in outs]
+        if proc.returncode != _EXIT_OK and not any(finished):
+            raise HarnessError("DL4J harness failed", received=_crash_summary(folder) or _stderr_tail(proc, 5))
         results = []
         for i, out in enumerate(outs):
             outputs, error, raw = _read_result(out)
@@ -416,7 +437,7 @@ def run_jobs(
             if outputs is None:
                 outputs, error = {}, (
                     f"HarnessCrash: the JVM ended (exit code {proc.returncode}) before job {i} finished: "
-                    f"{_stderr_tail(proc, 3)}"
+                    f"{_crash_summary(folder) or _stderr_tail(proc, 3)}"
                 )
             results.append(DL4JRun(outputs=outputs, error=error, seconds=_seconds_in(out, seconds)))
         return results

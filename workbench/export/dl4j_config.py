@@ -62,7 +62,12 @@ def configuration_json(conv: Conversion) -> str:
     return json.dumps(configuration(conv), indent=2, sort_keys=True)
 
 
+def param_pieces(conv: Conversion) -> list[np.ndarray]:
+    """Every parameter flattened, in DL4J's order (layers in network order, each in its flat order)."""
+    return [p.flat() for n in conv.nodes for p in n.mapped.params]
+
+
 def flat_params(conv: Conversion) -> np.ndarray:
-    """Every parameter, flattened in DL4J's order: layers in network order, each in its flat order."""
-    parts = [p.flat() for n in conv.nodes for p in n.mapped.params]
+    """The whole parameter vector as one array (``param_pieces`` concatenated)."""
+    parts = param_pieces(conv)
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)

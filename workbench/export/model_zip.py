@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import numpy as np
 
 from workbench.errors import DL4JFileError, ExportError
 from workbench.export.atomic import atomic_writer
-from workbench.export.nd4j_binary import array_bytes_size, read_array, write_array
+from workbench.export.nd4j_binary import array_bytes_size, read_array, write_array, write_row_vector
 
 __all__ = [
     "CONFIGURATION_JSON",
@@ -118,7 +118,7 @@ def _check_extra(extra_entries: Mapping[str, Any] | None, file: Path) -> list[tu
 def write_model_zip(
     path: str | os.PathLike[str],
     configuration_json: str,
-    params: np.ndarray,
+    params: np.ndarray | Sequence[np.ndarray],
     *,
     extra_entries: Mapping[str, bytes | str] | None = None,
 ) -> Path:
@@ -127,7 +127,8 @@ def write_model_zip(
     Args:
         path: target zip file.
         configuration_json: ``MultiLayerConfiguration`` or ``ComputationGraphConfiguration`` JSON.
-        params: flat parameter vector, float32 (float64/float16 make a DOUBLE/HALF network).
+        params: flat parameter vector, float32 (float64/float16 make a DOUBLE/HALF network), or a list
+            of float32 pieces in DL4J's order, written one after the other (no concatenated copy).
         extra_entries: further entries ``{name: bytes or str}``, e.g. ``normalizer.bin``.
 
     Returns:
@@ -150,16 +151,25 @@ def write_model_zip(
             expected='an object with "confs" (MultiLayerNetwork) or "vertices" (ComputationGraph)',
             received=type(config).__name__ if not isinstance(config, dict) else sorted(config)[:8],
         )
-    flat = _check_params(params, target)
+    pieces = None
+    if isinstance(params, (list, tuple)):  # float32 pieces in order, written without concatenating
+        pieces = [_check_params(np.asarray(p, dtype=np.float32).reshape(-1), target) for p in params]
+        flat = None
+    else:
+        flat = _check_params(params, target)
+    size = sum(p.size for p in pieces) if pieces is not None else flat.size
     extras = _check_extra(extra_entries, target)
     with atomic_writer(target) as raw:
         with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_entry_info(CONFIGURATION_JSON), configuration_json.encode("utf-8"))
-            if flat.size:
-                row = flat.reshape(1, -1)
-                big = array_bytes_size(row.shape, row.dtype) > _ZIP64_LIMIT
+            if size:
+                dtype = np.float32 if pieces is not None else flat.dtype
+                big = array_bytes_size((1, size), dtype) > _ZIP64_LIMIT
                 with zf.open(_entry_info(COEFFICIENTS_BIN), "w", force_zip64=big) as out:
-                    write_array(out, row, legacy_vector_strides=True)
+                    if pieces is not None:
+                        write_row_vector(out, pieces)
+                    else:
+                        write_array(out, flat.reshape(1, -1), legacy_vector_strides=True)
             else:
                 zf.writestr(_entry_info(COEFFICIENTS_BIN), b"")
                 zf.writestr(_entry_info(NO_PARAMS_MARKER), b"")

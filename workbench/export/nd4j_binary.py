@@ -12,8 +12,9 @@ used ``JAVACPP`` (int32 lengths, INT shape) or ``LONG_SHAPE`` with ``extras = 0`
 """
 from __future__ import annotations
 
+import math
 import struct
-from typing import Any, BinaryIO
+from typing import Any, Sequence, BinaryIO
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -100,6 +101,44 @@ def array_bytes_size(shape: tuple[int, ...] | list[int], dtype: Any = np.float32
     return header + 8 * (2 * rank + 4) + n * np.dtype(_TYPES[name][0]).itemsize
 
 
+def _header(shape: tuple[int, ...], name: str, legacy_vector_strides: bool) -> bytes:
+    """The shape-info record and the data record's header of ``Nd4j.write``."""
+    _, bit = _TYPES[name]
+    n = math.prod(shape)
+    extras = bit | (_EMPTY_BIT if n == 0 else 0)
+    ews = 0 if n == 0 else 1
+    shape_info = [len(shape), *shape, *_dl4j_c_strides(shape, legacy_vector_strides), extras, ews, _ORDER_C]
+    return (
+        _utf(MIXED_DATA_TYPES)
+        + struct.pack(">q", len(shape_info))
+        + _utf("LONG")
+        + struct.pack(f">{len(shape_info)}q", *shape_info)
+        + _utf(MIXED_DATA_TYPES)
+        + struct.pack(">q", n)
+        + _utf(name)
+    )
+
+
+def write_row_vector(fileobj: BinaryIO, pieces: Sequence[np.ndarray], *, legacy_vector_strides: bool = True) -> int:
+    """Write the ``[1, N]`` float32 row vector made of ``pieces`` (1-D arrays) without concatenating them.
+
+    Byte for byte what ``write_array(fileobj, np.concatenate(pieces)[None, :])`` writes; a converter can
+    hand each layer's parameters over as they are, so peak memory stays at one copy of the model.
+    """
+    n = sum(int(p.size) for p in pieces)
+    header = _header((1, n), "FLOAT", legacy_vector_strides)
+    fileobj.write(header)
+    written = len(header)
+    big = _TYPES["FLOAT"][0]
+    for piece in pieces:
+        flat = np.asarray(piece, dtype=np.float32).reshape(-1)
+        for start in range(0, flat.size, _CHUNK_ELEMENTS):
+            chunk = np.ascontiguousarray(flat[start:start + _CHUNK_ELEMENTS].astype(big, copy=False))
+            fileobj.write(memoryview(chunk).cast("B"))
+            written += chunk.nbytes
+    return written
+
+
 def write_array(fileobj: BinaryIO, arr: Any, *, legacy_vector_strides: bool = False) -> int:
     """Write ``arr`` exactly as DL4J 1.0.0-M2.1 ``Nd4j.write`` does (order 'c').
 
@@ -121,21 +160,10 @@ def write_array(fileobj: BinaryIO, arr: Any, *, legacy_vector_strides: bool = Fa
     """
     a = np.asanyarray(arr)
     name = _type_name(a.dtype)
-    big, bit = _TYPES[name]
+    big, _ = _TYPES[name]
     shape = tuple(int(d) for d in a.shape)
     n = int(a.size)
-    extras = bit | (_EMPTY_BIT if n == 0 else 0)
-    ews = 0 if n == 0 else 1
-    shape_info = [len(shape), *shape, *_dl4j_c_strides(shape, legacy_vector_strides), extras, ews, _ORDER_C]
-    header = (
-        _utf(MIXED_DATA_TYPES)
-        + struct.pack(">q", len(shape_info))
-        + _utf("LONG")
-        + struct.pack(f">{len(shape_info)}q", *shape_info)
-        + _utf(MIXED_DATA_TYPES)
-        + struct.pack(">q", n)
-        + _utf(name)
-    )
+    header = _header(shape, name, legacy_vector_strides)
     fileobj.write(header)
     written = len(header)
     if n == 0:

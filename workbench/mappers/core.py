@@ -237,6 +237,9 @@ def prelu(ctx: MapContext) -> MappedLayer:
     #        y = x if x >= 0 else alpha·x, alpha broadcast over the shared axes
     # DL4J:  PReLULayer(inputShape, sharedAxes) W = inputShape with sharedAxes (1-based) set to 1, viewed 'f',
     #        in DL4J's layout: alpha is moved channels-first for NCHW / NCW networks
+    # NB: at inference DL4J's PReLU (like ActivationLayer) writes its output INTO its input array (it only
+    #     dups when training): any other reader of that tensor, and the producer's reported activation,
+    #     see the activated values.
     _refuse_folded_flatten(ctx, "PReLU")
     shape = tuple(ctx.input.keras_shape)
     if any(d is None for d in shape):

@@ -87,7 +87,8 @@ def _simple_rnn_parts(ctx: MapContext, name: str, prefix: str = "") -> tuple[dic
                         "recurrent kernel as is")
     bias = (T.as_is(T.keras_weight(src + "bias", ctx.weight("bias"), ("units",)), "bias as is")
             if ctx.config.get("use_bias", True)
-            else T.fill(src + "bias", 0.0, (units,), ("units",), "use_bias=False: DL4J's SimpleRnn always has b; zeros"))
+            else T.fill(src + "bias", 0.0, (units,), ("units",),
+                        "use_bias=False: DL4J's SimpleRnn always has b; zeros"))
     params = [Param(prefix + "W", kernel, order="f"), Param(prefix + "RW", recurrent, order="f"),
               Param(prefix + "b", bias, order="f")]
     layer = base_layer("recurrent.SimpleRnn", name, act=dl4j_activation(ctx), nin=kernel.value.shape[0],

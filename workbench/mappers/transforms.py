@@ -6,9 +6,25 @@ names, so the UI can draw each one and a notebook can teach it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import contextvars
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+# Whether traces keep every intermediate tensor (the UI and notebooks want them) or only the last
+# one (a plain export of a large model: peak memory stays near one copy of the weights).
+_KEEP_STEPS = contextvars.ContextVar("keep_steps", default=True)
+
+
+@contextlib.contextmanager
+def final_values_only():
+    """Within this block, traces drop intermediate tensors (names, docs and axes are kept)."""
+    token = _KEEP_STEPS.set(False)
+    try:
+        yield
+    finally:
+        _KEEP_STEPS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -18,11 +34,12 @@ class Step:
     name: str
     doc: str
     axes: tuple[str, ...]
-    value: np.ndarray = field(repr=False)
+    value: np.ndarray | None = field(repr=False)  # None: not kept (see ``final_values_only``)
+    shape: tuple[int, ...] = ()
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.value.shape)
+    def __post_init__(self) -> None:
+        if self.value is not None and not self.shape:
+            object.__setattr__(self, "shape", tuple(self.value.shape))
 
 
 @dataclass(frozen=True)
@@ -43,7 +60,10 @@ class Trace:
     def then(self, name: str, doc: str, value: np.ndarray, axes: tuple[str, ...]) -> "Trace":
         if value.ndim != len(axes):
             raise ValueError(f"step {name}: {value.ndim} dims but axes {axes}")
-        return Trace(self.source, self.steps + (Step(name, doc, tuple(axes), value),))
+        earlier = self.steps
+        if not _KEEP_STEPS.get():
+            earlier = tuple(replace(step, value=None) for step in earlier)
+        return Trace(self.source, earlier + (Step(name, doc, tuple(axes), value),))
 
 
 def keras_weight(name: str, value: np.ndarray, axes: tuple[str, ...]) -> Trace:

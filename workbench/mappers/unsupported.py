@@ -72,8 +72,8 @@ def rescaling(ctx: MapContext) -> MappedLayer:
         raise ctx.fail(f"Rescaling with per-channel scale/offset {GENERATED}: DL4J's ScaleVertex/ShiftVertex take "
                        "one number", expected="scalar scale and offset", received=(scale, offset))
     if offset == 0:
-        return MappedLayer(ctx.spec.name, "Rescaling", ctx.input, vertex=vertex("ScaleVertex", scaleFactor=float(scale)),
-                           notes=(f"ScaleVertex ×{scale}",))
+        return MappedLayer(ctx.spec.name, "Rescaling", ctx.input,
+                           vertex=vertex("ScaleVertex", scaleFactor=float(scale)), notes=(f"ScaleVertex ×{scale}",))
     if scale == 1:
         return MappedLayer(ctx.spec.name, "Rescaling", ctx.input,
                            vertex=vertex("ShiftVertex", shiftFactor=float(offset)), notes=(f"ShiftVertex +{offset}",))
