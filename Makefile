@@ -19,10 +19,14 @@ lab: setup
 
 # Real DL4J: Maven fetches DL4J 1.0.0-M2.1 once into ~/.m2 and builds the harness jar.
 java: setup
-	$(BIN)/python -m workbench.check.dl4j_jvm --build
+	$(BIN)/python -c "from workbench.check.dl4j_jvm import ensure_built; print('DL4J harness:', ensure_built(quiet=False))"
 
-test: setup
+test: setup java
 	$(BIN)/python -m pytest
+
+# Regenerate docs/compatibility.md (our export vs DL4J's KerasModelImport, both in real DL4J).
+compat: setup java
+	$(BIN)/python tools/compatibility.py
 
 samples: setup
 	$(BIN)/python sample_models/generate.py

@@ -91,6 +91,19 @@ def test_build_is_cached(harness):
 
 
 @pytest.mark.dl4j
+def test_failed_build_reports_the_compiler_error(harness, tmp_path, monkeypatch):
+    copy = tmp_path / "dl4j-harness"
+    shutil.copytree(dl4j_jvm.HARNESS_DIR, copy, ignore=shutil.ignore_patterns("target"))
+    main = copy / "src/main/java/workbench/harness/Main.java"
+    main.write_text(main.read_text() + "\nthis is not java\n")
+    monkeypatch.setattr(dl4j_jvm, "HARNESS_DIR", copy)
+    with pytest.raises(HarnessError, match="Maven build of the DL4J harness failed") as err:
+        ensure_built()
+    assert "Main.java" in str(err.value) and "\x1b[" not in str(err.value)
+    assert not (copy / "target/dl4j-harness.jar").exists()
+
+
+@pytest.mark.dl4j
 def test_synthetic_cnn_reproduces_dl4j_reference_output(harness, ref):
     base = ref / "regression_testing/100b6"
     x = _array(base / "SyntheticCNN_Input_100b6.bin")

@@ -278,3 +278,14 @@ def test_interrupt_midway_removes_the_temp_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_model_zip(tmp_path / "m.zip", '{"confs": []}', np.ones(10, dtype=np.float32))
     assert _leftovers(tmp_path) == []
+
+
+def test_params_given_as_pieces_write_the_same_zip(tmp_path):
+    cfg = json.dumps({"confs": []})
+    rng = np.random.default_rng(2)
+    pieces = [rng.standard_normal(s).astype(np.float32) for s in ((4, 5), (5,), (0,), (3, 3))]
+    flat = np.concatenate([p.ravel() for p in pieces])
+    a = write_model_zip(tmp_path / "pieces.zip", cfg, pieces).read_bytes()
+    b = write_model_zip(tmp_path / "flat.zip", cfg, flat).read_bytes()
+    assert a == b
+    assert np.array_equal(read_model_zip(tmp_path / "pieces.zip").params, flat)

@@ -230,3 +230,16 @@ def test_strides_reaching_past_the_data_are_rejected():
     data[32 + 3 * 8 : 32 + 4 * 8] = struct.pack(">q", 30)  # stride[0] = 30 > 6 elements
     with pytest.raises(DL4JFileError, match="strides"):
         _read(bytes(data))
+
+
+def test_row_vector_from_pieces_equals_the_concatenated_array():
+    from workbench.export.nd4j_binary import write_row_vector
+
+    rng = np.random.default_rng(1)
+    pieces = [rng.standard_normal(n).astype(np.float32) for n in (3, 0, 300_001, 7)]
+    buf = io.BytesIO()
+    n = write_row_vector(buf, pieces)
+    whole = np.concatenate(pieces).reshape(1, -1)
+    assert n == len(buf.getvalue())
+    assert buf.getvalue() == _write(whole, legacy_vector_strides=True)
+    assert np.array_equal(_read(buf.getvalue()), whole)

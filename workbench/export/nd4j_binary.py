@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from workbench.errors import DL4JFileError, ExportError
 
-__all__ = ["write_array", "read_array", "array_bytes_size", "DTYPE_NAMES"]
+__all__ = ["write_array", "write_row_vector", "read_array", "array_bytes_size", "DTYPE_NAMES"]
 
 MIXED_DATA_TYPES = "MIXED_DATA_TYPES"
 _INT_LENGTH_MODES = ("DIRECT", "HEAP", "JAVACPP")  # AllocationMode ordinal < 3: int32 length
@@ -124,6 +124,14 @@ def write_row_vector(fileobj: BinaryIO, pieces: Sequence[np.ndarray], *, legacy_
 
     Byte for byte what ``write_array(fileobj, np.concatenate(pieces)[None, :])`` writes; a converter can
     hand each layer's parameters over as they are, so peak memory stays at one copy of the model.
+
+    Args:
+        fileobj: binary stream to write to.
+        pieces: arrays whose C-order elements, one piece after the other, form the vector (cast to float32).
+        legacy_vector_strides: see :func:`write_array` (default: the beta4 … beta7 ``[1, 1]`` strides).
+
+    Returns:
+        Number of bytes written.
     """
     n = sum(int(p.size) for p in pieces)
     header = _header((1, n), "FLOAT", legacy_vector_strides)
