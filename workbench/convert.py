@@ -56,6 +56,13 @@ class Conversion:
             previous = node.name
         return self.outputs == (previous,)
 
+    def keras_source(self, dl4j_name: str) -> str:
+        """The Keras tensor a DL4J vertex carries (a protective copy carries its input's)."""
+        for node in self.nodes:
+            if node.name == dl4j_name and node.mapped.keras_class == "(copy)":
+                return self.keras_source(node.inputs[0])
+        return dl4j_name
+
     @property
     def n_params(self) -> int:
         return sum(node.mapped.n_params for node in self.nodes)
@@ -98,7 +105,42 @@ def map_model(model: KerasModel, options: Options | None = None) -> Conversion:
     declared = [ref.layer for ref in model.inputs]
     inputs = sorted(state.inputs, key=lambda item: declared.index(item[0]) if item[0] in declared else len(declared))
     outputs = tuple(state.aliases[call_key(ref.layer, ref.node_index)] for ref in model.outputs)
-    return Conversion(model, state.options, tuple(state.nodes), tuple(inputs), outputs, state.mapped, state.aliases)
+    nodes = protect_in_place_inputs(tuple(state.nodes), outputs)
+    return Conversion(model, state.options, nodes, tuple(inputs), outputs, state.mapped, state.aliases)
+
+
+# NB: at inference DL4J's ActivationLayer and PReLULayer write their result into their input array.
+IN_PLACE_LAYERS = ("org.deeplearning4j.nn.conf.layers.ActivationLayer",
+                   "org.deeplearning4j.nn.conf.layers.PReLULayer")
+
+
+def protect_in_place_inputs(nodes: tuple[Node, ...], outputs: tuple[str, ...]) -> tuple[Node, ...]:
+    """Give an in-place DL4J layer its own copy of a tensor that something else also reads.
+
+    Without it, the other consumers (or the network output) would see the activated values:
+    a model that loads fine and answers wrongly. The copy is a ``ScaleVertex`` with factor 1.
+    """
+    readers: dict[str, int] = {}
+    for node in nodes:
+        for source in node.inputs:
+            readers[source] = readers.get(source, 0) + 1
+    for name in outputs:
+        readers[name] = readers.get(name, 0) + 1
+    out: list[Node] = []
+    for node in nodes:
+        layer_class = (node.mapped.layer or {}).get("@class")
+        source = node.inputs[0] if node.inputs else None
+        if layer_class in IN_PLACE_LAYERS and source is not None and readers.get(source, 0) > 1:
+            copy_name = f"{node.name}__input_copy"
+            upstream = next((n.mapped.output for n in out if n.name == source), node.mapped.output)
+            copy = MappedLayer(copy_name, "(copy)", upstream, vertex={
+                "@class": "org.deeplearning4j.nn.conf.graph.ScaleVertex", "scaleFactor": 1.0},
+                notes=(f"DL4J's {layer_class.rsplit('.', 1)[1]} overwrites its input at inference; "
+                       f"this copy keeps '{source}' intact for its other readers",))
+            out.append(Node(copy_name, copy, (source,)))
+            node = Node(node.name, node.mapped, (copy_name, *node.inputs[1:]))
+        out.append(node)
+    return tuple(out)
 
 
 class _State:

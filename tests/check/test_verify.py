@@ -14,7 +14,7 @@ from workbench.export.model_zip import read_model_zip
 from workbench.mappers import registry
 from workbench.session import Session
 
-BUILT_IN_ONLY = ["cnn", "lstm", "functional"]
+BUILT_IN_ONLY = ["cnn", "lstm", "functional", "nested"]
 FORMATS = [".keras", ".h5", "_keras2.h5"]
 CASES = [(stem, suffix) for stem in BUILT_IN_ONLY for suffix in FORMATS]
 

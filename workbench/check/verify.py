@@ -101,6 +101,7 @@ def _single_node(conv: Conversion, node: Node, producers: dict[str, Any]) -> Con
 def producer_activations(conv: Conversion) -> dict[str, Any]:
     acts = {name: act for name, act in conv.inputs}
     acts.update({name: mapped.output for name, mapped in conv.mapped.items()})
+    acts.update({node.name: node.mapped.output for node in conv.nodes})
     return acts
 
 
@@ -138,8 +139,8 @@ def verify(conv: Conversion, keras_outputs: dict[str, np.ndarray], keras_inputs:
             continue
         node = nodes[key]
         alone = _single_node(conv, node, producers)
-        fed = {f"{name}__in": producers[name].to_dl4j(np.asarray(keras_outputs[name])).astype(np.float32)
-               for name in node.inputs}
+        fed = {f"{name}__in": producers[name].to_dl4j(np.asarray(keras_outputs[conv.keras_source(name)]))
+               .astype(np.float32) for name in node.inputs}
         iso = diff(mapped.output.to_keras(reference(in_memory_zip(alone), fed)[node.name]), keras_out)
         prop = diff(mapped.output.to_keras(propagated[node.name]), keras_out)
         real = None

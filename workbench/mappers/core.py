@@ -143,7 +143,14 @@ def flatten(ctx: MapContext) -> MappedLayer:
                            notes=(f"folded into the next layer's CnnToFeedForwardPreProcessor ({ctx.input.dl4j_format})",))
     if ctx.input.kind == "ff":
         return MappedLayer(ctx.spec.name, "Flatten", ctx.input, notes=("no-op on a [batch, features] tensor",))
-    raise ctx.fail("Flatten of this tensor is not mapped yet", expected="a CNN or feed-forward input",
+    if ctx.input.kind == "rnn" and None not in shape:
+        # Keras flattens [b, t, f] as (t, f). DL4J's NWC array [b, t, f] reshaped in 'c' order gives the
+        # same; its NCW array [b, f, t] reshaped in 'f' order does too (index f + F·t = Keras's t·F + f).
+        order = "c" if ctx.input.dl4j_format == "NWC" else "f"
+        return MappedLayer(ctx.spec.name, "Flatten", Activation("ff", (size,)),
+                           vertex=vertex("ReshapeVertex", newShape=[-1, size], reshapeOrder=order, maskShape=None),
+                           notes=(f"ReshapeVertex in '{order}' order keeps Keras's (time, features) order",))
+    raise ctx.fail("Flatten of this tensor is not mapped yet", expected="a CNN, sequence or feed-forward input",
                    received=f"{ctx.input.kind} {shape}")
 
 
