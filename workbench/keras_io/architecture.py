@@ -41,6 +41,8 @@ def build_model(model_config: dict[str, Any], top_level_weights: TopLevelWeights
     layers, inputs, outputs = builder.container(class_name, config, top=True)
     name = config.get("name", "model") if isinstance(config, dict) else "model"
     major = _major(keras_version)
+    if major == 2:
+        layers, outputs = _renumber_keras2_container_calls(layers, outputs)
     return KerasModel(path=path, format=format, keras_version=keras_version, keras_major=major,
                       class_name=class_name, name=str(name),
                       layers=tuple(layers), inputs=inputs, outputs=outputs,
@@ -158,6 +160,22 @@ class _Builder:
             what = f"weights missing: {', '.join(missing)}" if missing else "unexpected weights"
             raise WeightError(what, file=self.path, layer=name,
                               expected=f"{class_name} weights {expected}", received=found)
+
+
+def _renumber_keras2_container_calls(layers, outputs):
+    """Keras 2 numbers the calls of a nested model from 1: its call 0 is the model's own internal
+    graph (tf.keras ``_should_skip_first_node``). Renumber from 0, as Keras 3 and every other layer do."""
+    skipped = {s.name for s in layers if s.is_container and s.children and s.children[0].is_input}
+    if not skipped:
+        return layers, outputs
+
+    def fix(ref: TensorRef) -> TensorRef:
+        if ref.layer in skipped and ref.node_index > 0:
+            return dataclasses.replace(ref, node_index=ref.node_index - 1)
+        return ref
+
+    layers = [dataclasses.replace(s, nodes=tuple(tuple(fix(r) for r in node) for node in s.nodes)) for s in layers]
+    return layers, tuple(fix(r) for r in outputs)
 
 
 def unprefixed(name: str) -> str:
