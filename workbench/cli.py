@@ -49,12 +49,16 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="weights file for a .json architecture")
     parser.add_argument("--format", choices=("NHWC", "NCHW"), default="NHWC",
                         help="DL4J data format for convolutional layers (default NHWC)")
+    parser.add_argument("--mapping", help="a JSON mapping file for layers no built-in mapper handles")
 
 
 def _session(args: argparse.Namespace, *, keep_steps: bool = True):
     from workbench.session import Session
-    return Session(args.model, weights=args.weights, cnn_format=args.format,
-                   custom_objects=getattr(args, "custom_objects", None), keep_steps=keep_steps)
+    session = Session(args.model, weights=args.weights, cnn_format=args.format,
+                      custom_objects=getattr(args, "custom_objects", None), keep_steps=keep_steps)
+    if args.mapping:
+        session.load_mapping(args.mapping)
+    return session
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:

@@ -5,11 +5,13 @@ TensorFlow and holds the named weight traces the UI draws.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from workbench.errors import MappingError
+from workbench.errors import MappingError, WeightError
 from workbench.keras_io.model import KerasModel, LayerSpec
 from workbench.mappers import Activation, MapContext, MappedLayer, Options, lookup
+from workbench.mappers.registry import Mapper
 
 HOW_TO_MAP = ("map it by picking a DL4J layer, by an expression such as \"relu(x) * sigmoid(x)\", "
               "or by a Python mapping function in a --mapping file")
@@ -83,7 +85,8 @@ def call_key(layer: str, node_index: int) -> str:
     return layer if node_index == 0 else f"{layer}@{node_index}"
 
 
-def map_model(model: KerasModel, options: Options | None = None) -> Conversion:
+def map_model(model: KerasModel, options: Options | None = None,
+              overrides: Mapping[str, Mapper] | None = None) -> Conversion:
     """Map every layer; raise one MappingError naming every layer that cannot be mapped.
 
     Nested models (a Sequential or Functional used as a layer) are flattened into the graph, their
@@ -93,8 +96,10 @@ def map_model(model: KerasModel, options: Options | None = None) -> Conversion:
     Args:
         model: from ``workbench.load_model``.
         options: DL4J data format choices (default NHWC / NWC, like DL4J's own importer).
+        overrides: mappers for this conversion only, by layer name (first), registered name or class
+            name; they win over the global registry, which they never change.
     """
-    state = _State(model, options or Options())
+    state = _State(model, options or Options(), overrides or {})
     state.map_layers(model.layers, prefix="", bindings={})
     if state.problems:
         first = state.problems[0]
@@ -146,9 +151,10 @@ def protect_in_place_inputs(nodes: tuple[Node, ...], outputs: tuple[str, ...]) -
 class _State:
     """The walk over the Keras graph: what each (possibly nested) tensor became in DL4J."""
 
-    def __init__(self, model: KerasModel, options: Options) -> None:
+    def __init__(self, model: KerasModel, options: Options, overrides: Mapping[str, Mapper]) -> None:
         self.model = model
         self.options = options
+        self.overrides = overrides
         self.outputs: dict[str, Activation] = {}   # Keras call key -> what flows out of it
         self.aliases: dict[str, str] = {}          # Keras call key -> DL4J vertex whose output it is
         self.mapped: dict[str, MappedLayer] = {}
@@ -191,7 +197,7 @@ class _State:
             if inner_out in self.outputs:
                 self.outputs[key], self.aliases[key] = self.outputs[inner_out], self.aliases[inner_out]
             return
-        fn = lookup(spec)
+        fn = self._mapper_for(spec, key)
         if fn is None:
             weights = ", ".join(f"{w.name} {w.shape}" for w in spec.weights) or "no weights"
             kind = "custom layer" if spec.custom or spec.class_name == "Lambda" else "layer class"
@@ -202,6 +208,9 @@ class _State:
                          keras_major=self.model.keras_major)
         try:
             result = fn(ctx)
+        except WeightError as exc:  # a weight that does not fit the chosen mapping
+            raise MappingError(exc.what, file=self.model.path, layer=spec.name, expected=exc.expected,
+                               received=exc.received) from exc
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             # A mapper met a config or weight it did not expect: report it on this layer, never crash.
             raise MappingError(f"the {spec.class_name} mapper failed: {exc!r}", file=self.model.path,
@@ -219,6 +228,13 @@ class _State:
         else:
             self.aliases[key] = key
             self.nodes.append(Node(key, result, sources))
+
+
+    def _mapper_for(self, spec: LayerSpec, key: str) -> Mapper | None:
+        for name in (key, spec.name, spec.registered_name, spec.class_name):
+            if name and name in self.overrides:
+                return self.overrides[name]
+        return lookup(spec)
 
 
 def _renamed(layer: dict, name: str) -> dict:

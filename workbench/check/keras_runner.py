@@ -506,3 +506,23 @@ def sample_inputs(model: KerasModel, batch: int = 2, seed: int = 0) -> dict[str,
             array = rng.standard_normal(shape)
         out[ref.layer] = array.astype(dtype)
     return out
+
+
+def custom_weight_names(custom_objects_file: str | os.PathLike[str], spec: LayerSpec, input_shape: tuple,
+                        keras_major: int = 3) -> list[str] | None:
+    """The variable names of a custom layer, from the user's own class (a ``.keras`` file stores none).
+
+    Builds one instance of the class from the layer's config on ``input_shape`` (batch included) in the
+    user's trusted code; returns None when the class is not in the file or the instance does not build.
+    """
+    keras = _import_keras(keras_major)
+    objects = load_custom_objects(custom_objects_file, keras_major)
+    cls = objects.get(spec.registered_name or "") or objects.get(spec.class_name)
+    if cls is None:
+        return None
+    try:
+        layer = cls.from_config(dict(spec.config))
+        layer.build(tuple(input_shape))
+    except Exception:  # noqa: BLE001 - user code; the caller keeps the anonymous names
+        return None
+    return [w.name.split("/")[-1].split(":")[0] for w in layer.weights]

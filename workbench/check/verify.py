@@ -98,6 +98,17 @@ def _single_node(conv: Conversion, node: Node, producers: dict[str, Any]) -> Con
     return Conversion(conv.model, conv.options, (alone,), inputs, (node.name,))
 
 
+def isolated_output(conv: Conversion, node: Node, keras_outputs: dict[str, np.ndarray],
+                    reference: Callable[[DL4JZip, dict[str, np.ndarray]], dict[str, np.ndarray]],
+                    producers: dict[str, Any] | None = None) -> np.ndarray:
+    """One DL4J layer alone, fed Keras's own input to it; its output in Keras's layout."""
+    producers = producers if producers is not None else producer_activations(conv)
+    alone = _single_node(conv, node, producers)
+    fed = {f"{name}__in": producers[name].to_dl4j(np.asarray(keras_outputs[conv.keras_source(name)]))
+           .astype(np.float32) for name in node.inputs}
+    return node.mapped.output.to_keras(reference(in_memory_zip(alone), fed)[node.name])
+
+
 def producer_activations(conv: Conversion) -> dict[str, Any]:
     acts = {name: act for name, act in conv.inputs}
     acts.update({name: mapped.output for name, mapped in conv.mapped.items()})
@@ -138,10 +149,7 @@ def verify(conv: Conversion, keras_outputs: dict[str, np.ndarray], keras_inputs:
             checks.append(LayerCheck(key, mapped.keras_class, MISSING, note="Keras gave no output"))
             continue
         node = nodes[key]
-        alone = _single_node(conv, node, producers)
-        fed = {f"{name}__in": producers[name].to_dl4j(np.asarray(keras_outputs[conv.keras_source(name)]))
-               .astype(np.float32) for name in node.inputs}
-        iso = diff(mapped.output.to_keras(reference(in_memory_zip(alone), fed)[node.name]), keras_out)
+        iso = diff(isolated_output(conv, node, keras_outputs, reference, producers), keras_out)
         prop = diff(mapped.output.to_keras(propagated[node.name]), keras_out)
         real = None
         if dl4j_outputs is not None and node.name in dl4j_outputs:

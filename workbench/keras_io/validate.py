@@ -81,16 +81,17 @@ def check_weight_shapes(model: KerasModel) -> None:
             ref = spec.nodes[0][0]
             produced = shapes.get(ref.layer)
             input_shape = produced[ref.tensor_index] if isinstance(produced, list) else produced
-        _check_layer(model.path, spec, input_shape)
+        check_layer_weights(model.path, spec, input_shape)
 
 
-def _check_layer(path: str, spec: LayerSpec, input_shape: tuple | None) -> None:
+def check_layer_weights(path: str | None, spec: LayerSpec, input_shape: tuple | None) -> None:
+    """Raise ``WeightError`` when one of this layer's weights does not fit its config and input shape."""
     if spec.class_name == "TimeDistributed" and spec.children:
         inner_input = (None, *input_shape[2:]) if input_shape else None
-        return _check_layer(path, spec.children[0], inner_input) if inner_input else None
+        return check_layer_weights(path, spec.children[0], inner_input) if inner_input else None
     if spec.class_name == "Bidirectional":
         for child in spec.children:
-            _check_layer(path, child, input_shape)
+            check_layer_weights(path, child, input_shape)
         return None
     expected = expected_shapes(spec, input_shape)
     if expected is None:

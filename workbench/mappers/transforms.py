@@ -254,3 +254,43 @@ def channels_last_to_first(trace: Trace) -> Trace:
     """
     axes = trace.axes
     return permute(trace, (axes[-1], *axes[:-1]), name="channels_last_to_first")
+
+
+# --- transforms a user can pick for a custom layer's weight (Keras layout → the built-in's layout) ---
+
+
+def transpose_2d(trace: Trace) -> Trace:
+    """Swap the two axes of a matrix, e.g. a custom layer storing ``[out, in]`` for Dense's ``[in, out]``::
+
+        custom  [out, in]   e.g. [8, 10]
+        Keras   [in, out]   e.g. [10, 8]
+    """
+    if trace.value.ndim != 2:
+        raise ValueError(f"transpose_2d needs a matrix, got {trace.value.ndim} dims")
+    return permute(trace, tuple(reversed(trace.axes)), name="transpose_2d")
+
+
+def reverse_last_axis(trace: Trace) -> Trace:
+    """Reverse the order along the last axis (a weight stored back to front)::
+
+        [w0, w1, ..., wn]  →  [wn, ..., w1, w0]
+    """
+    return trace.then("reverse_last_axis", "last axis reversed", np.ascontiguousarray(trace.value[..., ::-1]),
+                      trace.axes)
+
+
+def reorder_gates(trace: Trace, source: str, target: str, units: int) -> Trace:
+    """Reorder gate blocks along the last axis, e.g. ``source="cfoi"`` → ``target="ifco"`` (Keras)::
+
+        source  [... | c | f | o | i ]   each ``units`` wide
+        target  [... | i | f | c | o ]
+    """
+    if sorted(source) != sorted(target) or len(set(source)) != len(source):
+        raise ValueError(f"gate orders {source!r} and {target!r} must name the same distinct gates")
+    v = trace.value
+    if v.shape[-1] != len(source) * units:
+        raise ValueError(f"gates: last axis {v.shape[-1]}, expected {len(source)}×{units}")
+    blocks = {g: v[..., k * units:(k + 1) * units] for k, g in enumerate(source)}
+    out = np.concatenate([blocks[g] for g in target], axis=-1)
+    return trace.then(f"gates_{source}_to_{target}", f"gate blocks [{','.join(source)}] → [{','.join(target)}]",
+                      out, trace.axes)
