@@ -55,3 +55,12 @@ def dl4j_ready():
         pytest.skip(reason)
     ensure_built()
     return True
+
+
+@pytest.fixture(scope="session")
+def dl4j_reference(shared) -> Path:
+    """``shared/dl4j-reference``: real DL4J-written files (skips when absent)."""
+    path = shared / "dl4j-reference"
+    if not path.is_dir():
+        pytest.skip(f"reference files not found at {path}")
+    return path

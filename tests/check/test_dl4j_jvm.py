@@ -30,13 +30,10 @@ from workbench.export.nd4j_binary import read_array, write_array
 TIMEOUT = 600
 
 
+
 @pytest.fixture(scope="module")
-def ref() -> Path:
-    """``shared/dl4j-reference`` next to the repository (skips when absent)."""
-    path = (Path(__file__).resolve().parents[2] / ".." / "shared" / "dl4j-reference").resolve()
-    if not path.is_dir():
-        pytest.skip(f"reference files not found at {path}")
-    return path
+def ref(dl4j_reference) -> Path:
+    return dl4j_reference
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,10 @@ REF_FOLDERS = ("regression_testing", "dl4j-integration-tests", "models", "exampl
 GRAPHS = {"CG_LSTM", "Graph", "CNN1dCharacterTestCase"}
 
 
+
 @pytest.fixture(scope="module")
-def ref() -> Path:
-    """``shared/dl4j-reference`` next to the repository (skips when absent)."""
-    path = (Path(__file__).resolve().parents[2] / ".." / "shared" / "dl4j-reference").resolve()
-    if not path.is_dir():
-        pytest.skip(f"reference files not found at {path}")
-    return path
+def ref(dl4j_reference) -> Path:
+    return dl4j_reference
 
 
 def _reference_zips(ref: Path) -> list[Path]:

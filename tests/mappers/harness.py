@@ -50,3 +50,22 @@ def check_model(model, inputs, tmp_path: Path, *, cnn_format: str = "NHWC", dl4j
 def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return pytest.importorskip("keras", reason="TensorFlow/Keras is the reference for mapper tests")
+
+
+def refusal(model, tmp_path: Path, cnn_format: str = "NHWC"):
+    """Map a Keras 3 model that must be refused, and return the MappingError it raised."""
+    from workbench.errors import MappingError
+    from workbench.session import Session
+
+    path = tmp_path / "refused.keras"
+    model.save(path)
+    with pytest.raises(MappingError) as info:
+        _ = Session(path, cnn_format=cnn_format).conversion
+    return info.value
+
+
+def randomize(model, seed: int = 3, scale: float = 0.6):
+    """Non-trivial weights everywhere (Keras initialises biases to zero, which hides bias mistakes)."""
+    r = np.random.default_rng(seed)
+    model.set_weights([r.uniform(-scale, scale, size=w.shape).astype("float32") for w in model.get_weights()])
+    return model

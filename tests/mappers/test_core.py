@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.mappers.harness import check_model, keras
-from workbench.errors import MappingError
+from tests.mappers.harness import check_model, keras, randomize, refusal
 
 pytestmark = [pytest.mark.tensorflow]
 FORMATS = ["NHWC", "NCHW"]
@@ -17,13 +16,6 @@ def _x(*shape):
     return rng.normal(size=(2, *shape)).astype("float32")
 
 
-def _refusal(model, tmp_path, cnn_format="NHWC") -> MappingError:
-    from workbench.session import Session
-    path = tmp_path / "refused.keras"
-    model.save(path)
-    with pytest.raises(MappingError) as info:
-        _ = Session(path, cnn_format=cnn_format).conversion
-    return info.value
 
 
 def _by_layer_order(model, arrays: dict) -> dict:
@@ -32,10 +24,6 @@ def _by_layer_order(model, arrays: dict) -> dict:
     return {n: arrays[n] for n in names}
 
 
-def _randomize(model, seed=5):
-    r = np.random.default_rng(seed)
-    model.set_weights([r.uniform(-0.8, 0.8, size=w.shape).astype("float32") for w in model.get_weights()])
-    return model
 
 
 @pytest.mark.dl4j
@@ -50,7 +38,7 @@ def test_dense_on_sequences_and_images(tmp_path, cnn_format):
             L.Dense(5, activation="relu", name="d_img")(img),
             L.Dense(3, use_bias=False, name="d_img_nobias")(img)]
     outs.append(L.Dense(2, name="d_img_chain")(outs[2]))
-    model = _randomize(k.Model([seq, img], outs))
+    model = randomize(k.Model([seq, img], outs))
     check_model(model, _by_layer_order(model, {"seq": _x(5, 4), "img": _x(3, 4, 2)}), tmp_path, cnn_format=cnn_format)
 
 
@@ -71,7 +59,7 @@ def test_reshape_permute_repeat_nhwc(tmp_path):
     outs.append(L.LSTM(2, name="lstm_after_repeat")(outs[-1]))
     outs.append(L.Dense(2, name="dense_after_reshape")(outs[2]))
     outs.append(L.Conv2D(2, 2, name="conv_after_permute")(outs[9]))
-    model = _randomize(k.Model([seq, img, vec], outs))
+    model = randomize(k.Model([seq, img, vec], outs))
     arrays = {"seq": _x(6, 4), "img": _x(4, 6, 3), "vec": _x(12)}
     check_model(model, _by_layer_order(model, arrays), tmp_path, cnn_format="NHWC")
 
@@ -91,7 +79,7 @@ def test_reshape_permute_repeat_nchw(tmp_path):
     outs.append(L.LSTM(3, return_sequences=True, name="lstm_after_repeat")(outs[-1]))
     outs.append(L.LSTM(2, name="lstm_after_reshape")(outs[4]))
     outs.append(L.Conv2D(2, 2, name="conv_after_permute")(outs[1]))
-    model = _randomize(k.Model([seq, img, vec], outs))
+    model = randomize(k.Model([seq, img, vec], outs))
     arrays = {"seq": _x(6, 4), "img": _x(4, 6, 3), "vec": _x(12)}
     check_model(model, _by_layer_order(model, arrays), tmp_path, cnn_format="NCHW")
 
@@ -101,7 +89,7 @@ def test_reshape_mixing_channels_refused_in_nchw(tmp_path, target):
     """A Reshape that moves data across the channel axis is refused in NCHW (it would silently interleave)."""
     k = keras()
     x = k.Input((4, 6, 3))
-    err = _refusal(k.Model(x, k.layers.Reshape(target, name="mix")(x)), tmp_path, cnn_format="NCHW")
+    err = refusal(k.Model(x, k.layers.Reshape(target, name="mix")(x)), tmp_path, cnn_format="NCHW")
     assert err.layer == "mix" and "channel" in err.what and "NHWC" in err.what
 
 
@@ -109,7 +97,7 @@ def test_reshape_after_flatten_refused(tmp_path):
     """Flatten → Reshape is refused: DL4J still holds the CNN tensor where the Flatten was folded away."""
     k = keras()
     x = k.Input((2, 3, 2))
-    err = _refusal(k.Model(x, k.layers.Reshape((6, 2), name="rs")(k.layers.Flatten()(x))), tmp_path)
+    err = refusal(k.Model(x, k.layers.Reshape((6, 2), name="rs")(k.layers.Flatten()(x))), tmp_path)
     assert err.layer == "rs" and "Flatten" in err.what
 
 
@@ -126,7 +114,7 @@ def test_prelu_shared_axes(tmp_path, cnn_format):
     shared = {"img_hw": [1, 2], "img_c": [3], "seq_t": [1]}
     inputs = {n: k.Input(s, name=n) for n, s in shapes.items()}
     outs = [L.PReLU(shared_axes=shared.get(n), name=f"prelu_{n}")(t) for n, t in inputs.items()]
-    model = _randomize(k.Model(list(inputs.values()), outs))
+    model = randomize(k.Model(list(inputs.values()), outs))
     check_model(model, _by_layer_order(model, {n: _x(*s) for n, s in shapes.items()}), tmp_path, cnn_format=cnn_format)
 
 
@@ -134,5 +122,5 @@ def test_masking_refused(tmp_path):
     """Masking is refused: DL4J's MaskZeroLayer resets recurrent state at masked steps, Keras carries it."""
     k = keras()
     x = k.Input((4, 2))
-    err = _refusal(k.Model(x, k.layers.Masking(name="mask")(x)), tmp_path)
+    err = refusal(k.Model(x, k.layers.Masking(name="mask")(x)), tmp_path)
     assert err.layer == "mask" and "MaskZeroLayer" in err.what

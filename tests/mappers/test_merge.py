@@ -5,20 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.mappers.harness import check_model, keras
-from workbench.errors import MappingError
+from tests.mappers.harness import check_model, keras, refusal
 
 pytestmark = [pytest.mark.tensorflow]
 rng = np.random.default_rng(3)
 
 
-def _refusal(model, tmp_path, cnn_format="NHWC") -> MappingError:
-    from workbench.session import Session
-    path = tmp_path / "refused.keras"
-    model.save(path)
-    with pytest.raises(MappingError) as info:
-        _ = Session(path, cnn_format=cnn_format).conversion
-    return info.value
 
 
 @pytest.mark.dl4j
@@ -60,7 +52,7 @@ def test_broadcasting_merge_refused(tmp_path):
     """Keras 3 broadcasts [b, 1] against [b, 4]; ElementWiseVertex does not: refused."""
     k = keras()
     a, b = k.Input((4,)), k.Input((1,))
-    err = _refusal(k.Model([a, b], k.layers.Add(name="bcast")([a, b])), tmp_path)
+    err = refusal(k.Model([a, b], k.layers.Add(name="bcast")([a, b])), tmp_path)
     assert err.layer == "bcast" and "broadcasting" in err.what
 
 
@@ -71,7 +63,7 @@ def test_merge_of_flatten_outputs_refused(tmp_path, merge):
     L = k.layers
     a, b = k.Input((2, 2, 3)), k.Input((2, 2, 3))
     out = getattr(L, merge)(name="merged")([L.Flatten()(a), L.Flatten()(b)])
-    err = _refusal(k.Model([a, b], out), tmp_path)
+    err = refusal(k.Model([a, b], out), tmp_path)
     assert err.layer == "merged" and "Flatten" in err.what
 
 
@@ -79,5 +71,5 @@ def test_concatenate_on_batch_axis_refused(tmp_path):
     """axis=0 (the batch) has no DL4J meaning: refused."""
     k = keras()
     a, b = k.Input((4,)), k.Input((4,))
-    err = _refusal(k.Model([a, b], k.layers.Concatenate(axis=0, name="batchcat")([a, b])), tmp_path)
+    err = refusal(k.Model([a, b], k.layers.Concatenate(axis=0, name="batchcat")([a, b])), tmp_path)
     assert err.layer == "batchcat"

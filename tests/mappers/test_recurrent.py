@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.mappers.harness import check_model, dl4j_available, keras
+from tests.mappers.harness import check_model, dl4j_available, keras, randomize, refusal
 from workbench.errors import MappingError
 
 pytestmark = [pytest.mark.tensorflow]
@@ -17,21 +17,8 @@ def _seq(batch=2, steps=5, features=3, scale=1.0):
     return (rng.normal(size=(batch, steps, features)) * scale).astype("float32")
 
 
-def _refusal(model, tmp_path, cnn_format="NHWC") -> MappingError:
-    """Map a Keras 3 model and return the MappingError it must raise."""
-    from workbench.session import Session
-    path = tmp_path / "refused.keras"
-    model.save(path)
-    with pytest.raises(MappingError) as info:
-        _ = Session(path, cnn_format=cnn_format).conversion
-    return info.value
 
 
-def _randomize(model, seed=3):
-    """Non-trivial weights everywhere (Keras initialises biases to zero)."""
-    r = np.random.default_rng(seed)
-    model.set_weights([r.uniform(-0.6, 0.6, size=w.shape).astype("float32") for w in model.get_weights()])
-    return model
 
 
 @pytest.mark.dl4j
@@ -53,7 +40,7 @@ def test_lstm_and_simple_rnn_configurations(tmp_path, cnn_format):
     ]
     stacked = L.LSTM(3, return_sequences=True, name="stack_1")(x)
     outs.append(L.SimpleRNN(2, name="stack_2")(L.LSTM(4, return_sequences=True, name="stack_mid")(stacked)))
-    model = _randomize(k.Model(x, outs))
+    model = randomize(k.Model(x, outs))
     check_model(model, _seq(), tmp_path, cnn_format=cnn_format)
 
 
@@ -72,7 +59,7 @@ def test_bidirectional_merge_modes(tmp_path, cnn_format):
             outs.append(L.Bidirectional(L.SimpleRNN(2, return_sequences=seq, activation="relu"), merge_mode=mode,
                                         name=f"bi_rnn_{mode}_{seq}")(x))
     outs.append(L.Bidirectional(L.LSTM(2, use_bias=False, return_sequences=True), name="bi_nobias")(x))
-    model = _randomize(k.Model(x, outs))
+    model = randomize(k.Model(x, outs))
     check_model(model, _seq(), tmp_path, cnn_format=cnn_format)
 
 
@@ -86,7 +73,7 @@ def test_bidirectional_feeding_recurrent_and_dense(tmp_path, cnn_format):
     h = L.Bidirectional(L.LSTM(3, return_sequences=True), name="bi")(x)
     h = L.Bidirectional(L.SimpleRNN(2), merge_mode="ave", name="bi_last")(h)
     y = L.Dense(2, name="head")(h)
-    check_model(_randomize(k.Model(x, y)), _seq(steps=6, features=2), tmp_path, cnn_format=cnn_format)
+    check_model(randomize(k.Model(x, y)), _seq(steps=6, features=2), tmp_path, cnn_format=cnn_format)
 
 
 def test_bidirectional_last_step_is_inside_each_direction(tmp_path):
@@ -120,7 +107,7 @@ def test_time_distributed_and_dense_on_sequences(tmp_path, cnn_format):
     ]
     outs.append(L.TimeDistributed(L.Activation("relu"), name="td_relu")(L.Dense(3, name="pre_relu")(x)))
     outs.append(L.SimpleRNN(2, name="rnn_after_td")(outs[0]))
-    model = _randomize(k.Model(x, outs))
+    model = randomize(k.Model(x, outs))
     check_model(model, _seq(), tmp_path, cnn_format=cnn_format)
 
 
@@ -152,7 +139,7 @@ def test_keras2_hard_sigmoid_is_dl4j_hard_sigmoid(tmp_path, cnn_format):
     outs = [L.LSTM(3, recurrent_activation="hard_sigmoid", return_sequences=True, name="lstm_hs")(x),
             L.Bidirectional(L.LSTM(2, recurrent_activation="hard_sigmoid"), name="bi_hs")(x),
             L.SimpleRNN(3, activation="hard_sigmoid", name="rnn_hs")(x)]
-    model = _randomize(tfk.Model(x, outs))
+    model = randomize(tfk.Model(x, outs))
     _check_keras2(model, _seq(scale=3.0), tmp_path, cnn_format)  # scaled so the clip is reached
 
 
@@ -160,7 +147,7 @@ def test_keras3_hard_sigmoid_is_refused(tmp_path):
     """Keras 3's hard_sigmoid (relu6(x+3)/6) is not DL4J's HardSigmoid (slope 0.2): refused, naming it."""
     k = keras()
     x = k.Input((4, 2))
-    err = _refusal(k.Model(x, k.layers.LSTM(2, recurrent_activation="hard_sigmoid", name="lstm_hs")(x)), tmp_path)
+    err = refusal(k.Model(x, k.layers.LSTM(2, recurrent_activation="hard_sigmoid", name="lstm_hs")(x)), tmp_path)
     assert err.layer == "lstm_hs" and "hard_sigmoid" in str(err)
 
 
@@ -168,9 +155,9 @@ def test_gru_needs_a_generated_layer(tmp_path):
     """GRU (alone or in a Bidirectional) is refused: DL4J M2.1 has no GRU, and SimpleRnn is no stand-in."""
     k = keras()
     x = k.Input((4, 2))
-    err = _refusal(k.Model(x, k.layers.GRU(3, name="gru")(x)), tmp_path)
+    err = refusal(k.Model(x, k.layers.GRU(3, name="gru")(x)), tmp_path)
     assert err.layer == "gru" and "needs a generated layer" in err.what
-    err = _refusal(k.Model(x, k.layers.Bidirectional(k.layers.GRU(3), name="bi_gru")(x)), tmp_path)
+    err = refusal(k.Model(x, k.layers.Bidirectional(k.layers.GRU(3), name="bi_gru")(x)), tmp_path)
     assert err.layer == "bi_gru" and "needs a generated layer" in err.what
 
 
@@ -187,7 +174,7 @@ def test_recurrent_refusals(tmp_path, build, layer, phrase):
     k = keras()
     x = k.Input((4, 2))
     out = build(k.layers)(x)
-    err = _refusal(k.Model(x, out), tmp_path)
+    err = refusal(k.Model(x, out), tmp_path)
     assert err.layer == layer and phrase in err.what
 
 
@@ -196,7 +183,7 @@ def test_return_state_is_refused(tmp_path):
     k = keras()
     x = k.Input((4, 2))
     seq, h, c = k.layers.LSTM(2, return_state=True, return_sequences=True, name="stateful_out")(x)
-    err = _refusal(k.Model(x, seq), tmp_path)
+    err = refusal(k.Model(x, seq), tmp_path)
     assert err.layer == "stateful_out"
 
 
@@ -219,5 +206,5 @@ def test_time_distributed_over_images_refused(tmp_path):
     """TimeDistributed(Conv2D) over [b, t, h, w, c] has no DL4J wrapper (TimeDistributed wraps [b, f] layers)."""
     k = keras()
     x = k.Input((3, 4, 4, 2))
-    err = _refusal(k.Model(x, k.layers.TimeDistributed(k.layers.Conv2D(2, 2), name="td_conv")(x)), tmp_path)
+    err = refusal(k.Model(x, k.layers.TimeDistributed(k.layers.Conv2D(2, 2), name="td_conv")(x)), tmp_path)
     assert err.layer == "td_conv" and "TimeDistributed" in err.what
