@@ -31,11 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     _model_args(convert)
     convert.add_argument("-o", "--output", help="the DL4J model zip to write")
     convert.add_argument("--json", dest="json_out", help="also (or only) write the configuration JSON here")
+    convert.add_argument("--bundle", help="write a folder: model.zip, the generated Java layers (sources + jar) "
+                                          "and a README on adding them to your DL4J project")
     convert.set_defaults(handler=_cmd_convert)
 
     verify = sub.add_parser("verify", help="compare every layer with Keras: NumPy reference and real DL4J")
     _model_args(verify)
-    verify.add_argument("--custom-objects", help="your Python file defining the model's custom Keras classes")
     verify.add_argument("--inputs", help=".npz with the model inputs (keys 'input:<name>' or '<name>')")
     verify.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
     verify.add_argument("--dl4j", action="store_true", help="also run the export in real DL4J on the JVM")
@@ -50,6 +51,8 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("NHWC", "NCHW"), default="NHWC",
                         help="DL4J data format for convolutional layers (default NHWC)")
     parser.add_argument("--mapping", help="a JSON mapping file for layers no built-in mapper handles")
+    parser.add_argument("--custom-objects", help="your Python file defining the model's custom Keras classes "
+                                                 "(needed to run Keras, and to name a .keras file's custom weights)")
 
 
 def _session(args: argparse.Namespace, *, keep_steps: bool = True):
@@ -62,14 +65,23 @@ def _session(args: argparse.Namespace, *, keep_steps: bool = True):
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    if not args.output and not args.json_out:
-        raise WorkbenchError("nothing to write", expected="-o OUT.zip and/or --json OUT.json", received="neither")
+    if not (args.output or args.json_out or args.bundle):
+        raise WorkbenchError("nothing to write", expected="-o OUT.zip, --json OUT.json and/or --bundle DIR",
+                             received="none of them")
     session = _session(args, keep_steps=False)  # nobody looks at intermediate tensors here
     conv = session.conversion
+    kind = "MultiLayerNetwork" if conv.is_chain else "ComputationGraph"
+    generated = sorted({n.mapped.java_class for n in conv.nodes if n.mapped.java_class})
     if args.output:
         session.export_zip(args.output)
-        kind = "MultiLayerNetwork" if conv.is_chain else "ComputationGraph"
         print(f"wrote {args.output}: {kind}, {len(conv.nodes)} layers/vertices, {conv.n_params:,} parameters")
+        if generated and not args.bundle:
+            print(f"note: DL4J needs the generated classes {', '.join(generated)} on its classpath to load it; "
+                  "write them with --bundle DIR")
+    if args.bundle:
+        folder = session.export_bundle(args.bundle)
+        print(f"wrote {folder}: model.zip ({kind}), " + (f"generated layers {', '.join(generated)}, " if generated
+                                                           else "") + "README.md")
     if args.json_out:
         session.export_json(args.json_out)
         print(f"wrote {args.json_out}")

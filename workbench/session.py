@@ -188,6 +188,16 @@ class Session:
     def export_zip(self, path: str | os.PathLike[str]) -> Path:
         return write_model_zip(path, self.configuration_json(), param_pieces(self.conversion))
 
+    def export_custom_jar(self, folder: str | os.PathLike[str]) -> Path | None:
+        """Compile the conversion's generated layer classes into ``folder``; None when it has none."""
+        from workbench.custom.java_layers import export_custom_jar
+        return export_custom_jar(self.conversion, folder)
+
+    def export_bundle(self, folder: str | os.PathLike[str]) -> Path:
+        """``model.zip``, ``custom-layers/`` (generated sources + jar) and a README on using them."""
+        from workbench.custom.java_layers import write_bundle
+        return write_bundle(self.conversion, folder, self.export_zip)
+
     def sample_inputs(self, batch: int = 3, seed: int = 0) -> dict[str, np.ndarray]:
         from workbench.check.keras_runner import sample_inputs
         return sample_inputs(self.model, batch=batch, seed=seed)
@@ -209,7 +219,8 @@ class Session:
             from workbench.check.dl4j_jvm import run_dl4j
             with tempfile.TemporaryDirectory(prefix="workbench-verify-") as tmp:
                 zip_path = self.export_zip(Path(tmp) / "model.zip")
-                run = run_dl4j(zip_path, dl4j_inputs(conv, inputs))
+                jar = self.export_custom_jar(tmp)  # generated layers must be on DL4J's classpath
+                run = run_dl4j(zip_path, dl4j_inputs(conv, inputs), extra_jars=[jar] if jar else [])
             dl4j_outputs, dl4j_error, seconds["dl4j"] = run.outputs, run.error, run.seconds
         report = verify(conv, keras.outputs, inputs, reference=run_reference, dl4j_outputs=dl4j_outputs,
                         dl4j_error=dl4j_error, atol=atol)

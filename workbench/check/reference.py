@@ -175,6 +175,11 @@ def short_class(obj: Any, kind: str = "layer") -> tuple[str | None, dict]:
         return None, {}
     cls = obj.get("@class")
     if isinstance(cls, str):
+        if kind == "layer" and "expression" in obj:
+            # A generated custom layer (workbench.custom): a layer whose config has an `expression`
+            # property runs that expression, whatever its class name (no DL4J class has one).
+            from workbench.custom.reference_ops import EXPRESSION_OP  # importing it registers the op
+            return EXPRESSION_OP, dict(obj)
         return cls.rsplit(".", 1)[-1].rsplit("$", 1)[-1], dict(obj)
     if len(obj) == 1:  # legacy wrapper object {"dense": {...}}
         (name, inner), = obj.items()

@@ -73,6 +73,9 @@ class MappedLayer:
     params: tuple[Param, ...] = ()
     variables: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # A layer DL4J lacks, generated for this model (workbench.custom): its class and Java source.
+    java_class: str | None = None
+    java_source: str | None = None
 
     @property
     def n_params(self) -> int:
