@@ -6,11 +6,13 @@ TensorFlow and holds the named weight traces the UI draws.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import dataclass, field, replace
 
 from workbench.errors import MappingError, WeightError
 from workbench.keras_io.model import KerasModel, LayerSpec
 from workbench.mappers import Activation, MapContext, MappedLayer, Options, lookup
+from workbench.mappers.losses import dl4j_loss
 from workbench.mappers.registry import Mapper
 
 HOW_TO_MAP = ("map it by picking a DL4J layer, by an expression such as \"relu(x) * sigmoid(x)\", "
@@ -111,7 +113,37 @@ def map_model(model: KerasModel, options: Options | None = None,
     inputs = sorted(state.inputs, key=lambda item: declared.index(item[0]) if item[0] in declared else len(declared))
     outputs = tuple(state.aliases[call_key(ref.layer, ref.node_index)] for ref in model.outputs)
     nodes = protect_in_place_inputs(tuple(state.nodes), outputs)
+    nodes = with_output_layers(nodes, outputs, model.loss)
     return Conversion(model, state.options, nodes, tuple(inputs), outputs, state.mapped, state.aliases)
+
+
+def with_output_layers(nodes: tuple[Node, ...], outputs: tuple[str, ...], loss: Any) -> tuple[Node, ...]:
+    """A compiled model's final Dense layers become DL4J OutputLayers carrying the Keras loss.
+
+    Only where DL4J accepts the pair (its MCXENT wants softmax, XENT sigmoid); otherwise the layer stays a
+    DenseLayer (same forward pass) with a note. Per-output losses (a dict) are matched by output name.
+    """
+    if not loss:
+        return nodes
+    out = []
+    for node in nodes:
+        layer = node.mapped.layer or {}
+        name = loss.get(node.name) if isinstance(loss, dict) else loss
+        if node.name in outputs and layer.get("@class", "").endswith(".DenseLayer") and isinstance(name, str):
+            found = dl4j_loss(name)
+            act = layer.get("activationFn", {}).get("@class", "").rsplit(".", 1)[-1]
+            if found is None or (found[1] is not None and found[1] != act):
+                why = "DL4J has no such loss" if found is None else f"DL4J's loss needs {found[1]}, not {act}"
+                node = Node(node.name, replace(node.mapped, notes=node.mapped.notes + (
+                    f"kept as DenseLayer: the Keras loss {name!r} does not fit an OutputLayer ({why})",)), node.inputs)
+            else:
+                output_layer = {**layer, "@class": "org.deeplearning4j.nn.conf.layers.OutputLayer", "lossFn": found[0]}
+                output_layer.pop("hasLayerNorm", None)
+                node = Node(node.name, replace(node.mapped, layer=output_layer, notes=node.mapped.notes + (
+                    f"OutputLayer with the Keras loss {name!r} ({found[0]['@class'].rsplit('.', 1)[-1]})",)),
+                    node.inputs)
+        out.append(node)
+    return tuple(out)
 
 
 # NB: at inference DL4J's ActivationLayer and PReLULayer write their result into their input array.

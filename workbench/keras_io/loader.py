@@ -1,6 +1,7 @@
 """``load_model``: pick the reader for a file and return a ``KerasModel``."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -92,8 +93,10 @@ def _load_h5_model(path: str) -> KerasModel:
         backend = h5.decode(f.attrs.get("backend")) if "backend" in f.attrs else None
         root = h5.WEIGHTS_ROOT if h5.WEIGHTS_ROOT in f else None
         weights = h5.H5Weights(path, f, root) if root else _no_weights
-        return build_model(config, weights, path=path, format="h5", keras_version=version,
-                       weights_path=path if root else None, backend=backend)
+        model = build_model(config, weights, path=path, format="h5", keras_version=version,
+                            weights_path=path if root else None, backend=backend)
+        training = h5.decode(f.attrs["training_config"]) if "training_config" in f.attrs else None
+    return _with_loss(model, json.loads(training) if training else None)
 
 
 def _load_keras_zip(path: str) -> KerasModel:
@@ -106,8 +109,9 @@ def _load_keras_zip(path: str) -> KerasModel:
     config, metadata, has_weights = keras_zip.read_archive(path)
     weights = keras_zip.KerasZipWeights.from_archive(path, has_weights, config)
     version = str(metadata.get("keras_version", "unknown"))
-    return build_model(config, weights, path=path, format="keras", keras_version=version,
-                       weights_path=path if has_weights else None)
+    model = build_model(config, weights, path=path, format="keras", keras_version=version,
+                        weights_path=path if has_weights else None)
+    return _with_loss(model, config.get("compile_config"))
 
 
 def _load_json_and_weights(path: str, weights: str | os.PathLike[str] | None) -> KerasModel:
@@ -134,6 +138,14 @@ def _load_json_and_weights(path: str, weights: str | os.PathLike[str] | None) ->
                     version = str(h5.decode(f.attrs["keras_version"]))
     return build_model(config, source, path=path, format="json+weights", keras_version=version,
                        weights_path=weights_path, backend=config.get("backend"))
+
+
+def _with_loss(model: KerasModel, training: Any) -> KerasModel:
+    """Keep the compiled loss (a name, or per-output names); a loss object keeps its class/name."""
+    loss = training.get("loss") if isinstance(training, dict) else None
+    if isinstance(loss, dict) and "class_name" in loss:  # a serialised Loss object
+        loss = loss.get("config", {}).get("name") or loss["class_name"]
+    return dataclasses.replace(model, loss=loss) if loss else model
 
 
 def _weights_beside(path: str) -> str | None:

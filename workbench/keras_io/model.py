@@ -138,6 +138,8 @@ class KerasModel:
     outputs: tuple[TensorRef, ...]
     weights_path: str | None = None
     backend: str | None = None
+    # The loss the model was compiled with (a name, or a dict name -> loss per output), if stored.
+    loss: Any = None
 
     def layer(self, name: str) -> LayerSpec:
         for spec in self.layers:
