@@ -32,6 +32,7 @@ __all__ = [
     "harness_classpath",
     "run_dl4j",
     "run_keras_import",
+    "run_java_source",
     "run_jobs",
 ]
 
@@ -64,11 +65,13 @@ class DL4JRun:
         outputs: activation per layer/vertex name, in forward order (MultiLayerNetwork: ``"input"`` first).
         error: DL4J's exception class and message when it could not load, import or run the model.
         seconds: wall time of the Java process (for :func:`run_jobs`: this job's time inside the shared JVM).
+        configuration: the network's configuration JSON as this DL4J serializes it (None when it did not run).
     """
 
     outputs: dict[str, np.ndarray] = field(repr=False)
     error: str | None
     seconds: float
+    configuration: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,19 @@ class DL4JJob:
     """One job for :func:`run_jobs`.
 
     Attributes:
-        model: a ModelSerializer zip (mode ``"run"``) or a Keras HDF5 file (mode ``"keras-import"``).
+        model: a ModelSerializer zip (mode ``"run"``), a Keras HDF5 file (mode ``"keras-import"``) or the
+            parameter folder of generated Java source (mode ``"run-source"``).
         inputs: input arrays by input name (graph input names; any single name for a MultiLayerNetwork).
-        mode: ``"run"`` or ``"keras-import"``.
+        mode: ``"run"``, ``"keras-import"`` or ``"run-source"``.
+        class_name: run-source: the generated class (``workbench.generated.ConvertedModel``).
+        classes: run-source: the class folder or jar holding it (loaded in its own class loader).
     """
 
     model: str | os.PathLike[str]
     inputs: Mapping[str, Any]
     mode: str = "run"
+    class_name: str | None = None
+    classes: str | os.PathLike[str] | None = None
 
 
 # ----------------------------------------------------------------------------------------- tools
@@ -287,6 +295,11 @@ def _read_result(out: Path) -> tuple[dict[str, np.ndarray] | None, str | None, d
     return outputs, None, None
 
 
+def _configuration_in(out: Path) -> str | None:
+    f = out / "configuration.json"
+    return f.read_text(encoding="utf-8") if f.is_file() else None
+
+
 def _seconds_in(out: Path, default: float) -> float:
     for name in ("run.json", "error.json"):
         f = out / name
@@ -318,17 +331,22 @@ def _run_single(mode: str, model: str | os.PathLike[str], inputs: Mapping[str, A
             args += ["--input", f"{name}={path}"]
         args += ["--out", str(out)]
         proc, seconds = _run_java(_java_cmd(extra_jars, args, folder, SINGLE_RUN_OPTIONS), timeout, folder)
-        if proc.returncode == _EXIT_OK:
-            outputs, _, _ = _read_result(out)
-            if outputs is None:
-                raise HarnessError("DL4J harness wrote no outputs.json", file=model_path, received=_stderr_tail(proc, 5))
-            return DL4JRun(outputs=outputs, error=None, seconds=seconds)
-        if proc.returncode == _EXIT_DL4J and (out / "error.json").is_file():
-            _, error, _ = _read_result(out)
-            return DL4JRun(outputs={}, error=error, seconds=seconds)
-        raise HarnessError(
-            "DL4J harness failed", file=model_path, received=_crash_summary(folder) or _stderr_tail(proc, 5)
-        )
+        return _single_result(proc, out, folder, model_path, seconds)
+
+
+def _single_result(proc: subprocess.CompletedProcess[bytes], out: Path, folder: Path, model_path: Path,
+                   seconds: float) -> DL4JRun:
+    if proc.returncode == _EXIT_OK:
+        outputs, _, _ = _read_result(out)
+        if outputs is None:
+            raise HarnessError("DL4J harness wrote no outputs.json", file=model_path, received=_stderr_tail(proc, 5))
+        return DL4JRun(outputs=outputs, error=None, seconds=seconds, configuration=_configuration_in(out))
+    if proc.returncode == _EXIT_DL4J and (out / "error.json").is_file():
+        _, error, _ = _read_result(out)
+        return DL4JRun(outputs={}, error=error, seconds=seconds)
+    raise HarnessError(
+        "DL4J harness failed", file=model_path, received=_crash_summary(folder) or _stderr_tail(proc, 5)
+    )
 
 
 def run_dl4j(
@@ -381,11 +399,63 @@ def run_keras_import(
     return _run_single("keras-import", h5_path, inputs, extra_jars, timeout)
 
 
+def run_java_source(
+    class_name: str,
+    classes_path: str | os.PathLike[str],
+    params_dir: str | os.PathLike[str],
+    inputs: Mapping[str, np.ndarray],
+    *,
+    extra_jars: Iterable[str | os.PathLike[str]] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+) -> DL4JRun:
+    """Build a network with generated Java source (``class_name.build(params_dir)``) and run it.
+
+    Args:
+        class_name: the compiled class, e.g. ``workbench.generated.ConvertedModel``.
+        classes_path: its class folder or jar (``workbench.export.java_source.compile_java``), put on the
+            class path after the harness jars.
+        params_dir: the folder of ``<layer>__<key>.npy`` files ``build`` reads.
+        inputs: input arrays by name, in DL4J's layouts.
+        extra_jars: further jars (e.g. custom layer classes).
+        timeout: seconds before the Java process is killed.
+
+    Returns:
+        The activations (as :func:`run_dl4j`), or ``error`` set when ``build`` or DL4J failed.
+
+    Raises:
+        RuntimeUnavailable: Java/Maven missing.
+        HarnessError: the harness itself failed (class not found, bad inputs, crash, timeout).
+    """
+    params = Path(params_dir)
+    if not params.is_dir():
+        raise HarnessError("parameter folder not found", file=params)
+    if not Path(classes_path).exists():
+        raise HarnessError("compiled classes not found", file=classes_path)
+    if not inputs:
+        raise HarnessError("at least one input array is needed", file=params)
+    bad = [n for n in inputs if "=" in str(n)]
+    if bad:
+        raise HarnessError("input names cannot contain '=' on the command line; use run_jobs", received=bad)
+    ensure_built()
+    with tempfile.TemporaryDirectory(prefix="dl4j-source-") as tmp:
+        folder = Path(tmp)
+        files = _write_inputs(folder, inputs, "")
+        out = folder / "out"
+        args = ["run-source", "--class", class_name, "--params", str(params.resolve())]
+        for name, path in files.items():
+            args += ["--input", f"{name}={path}"]
+        args += ["--out", str(out)]
+        cmd = _java_cmd([Path(classes_path).resolve(), *extra_jars], args, folder, SINGLE_RUN_OPTIONS)
+        proc, seconds = _run_java(cmd, timeout, folder)
+        return _single_result(proc, out, folder, params, seconds)
+
+
 def _as_job(job: DL4JJob | Mapping[str, Any]) -> DL4JJob:
     if isinstance(job, DL4JJob):
         return job
     try:
-        return DL4JJob(model=job["model"], inputs=job["inputs"], mode=job.get("mode", "run"))
+        return DL4JJob(model=job["model"], inputs=job["inputs"], mode=job.get("mode", "run"),
+                       class_name=job.get("class_name"), classes=job.get("classes"))
     except (KeyError, TypeError, AttributeError):
         raise HarnessError("a job needs 'model' and 'inputs' (and optional 'mode')", received=repr(job)[:200]) from None
 
@@ -399,7 +469,8 @@ def run_jobs(
     """Run several models in one JVM (ND4J start-up is paid once).
 
     Args:
-        jobs: :class:`DL4JJob` objects or dicts ``{"mode", "model", "inputs"}``.
+        jobs: :class:`DL4JJob` objects or dicts ``{"mode", "model", "inputs"}`` (run-source jobs also
+            ``"class_name"`` and ``"classes"``).
         extra_jars: jars to add to the class path.
         timeout: seconds for the whole batch.
 
@@ -415,9 +486,13 @@ def run_jobs(
     if not parsed:
         return []
     for job in parsed:
-        if job.mode not in ("run", "keras-import"):
-            raise HarnessError("unknown job mode", expected="run or keras-import", received=job.mode)
-        if not Path(job.model).is_file():
+        if job.mode not in ("run", "keras-import", "run-source"):
+            raise HarnessError("unknown job mode", expected="run, keras-import or run-source", received=job.mode)
+        if job.mode == "run-source":
+            if not job.class_name or not Path(job.model).is_dir():
+                raise HarnessError("a run-source job needs class_name and its parameter folder as model",
+                                   file=job.model, received=job.class_name)
+        elif not Path(job.model).is_file():
             raise HarnessError("model file not found", file=job.model)
     ensure_built()
     with tempfile.TemporaryDirectory(prefix="dl4j-jobs-") as tmp:
@@ -431,6 +506,8 @@ def run_jobs(
                 "model": str(Path(job.model).resolve()),
                 "inputs": _write_inputs(folder, job.inputs, f"job{i:04d}_"),
                 "out": str(out),
+                **({"class": job.class_name, "classes": str(Path(job.classes).resolve()) if job.classes else None}
+                   if job.mode == "run-source" else {}),
             })
         jobs_file = folder / "jobs.json"
         jobs_file.write_text(json.dumps(spec), encoding="utf-8")
@@ -449,5 +526,6 @@ def run_jobs(
                     f"HarnessCrash: the JVM ended (exit code {proc.returncode}) before job {i} finished: "
                     f"{_crash_summary(folder) or _stderr_tail(proc, 3)}"
                 )
-            results.append(DL4JRun(outputs=outputs, error=error, seconds=_seconds_in(out, seconds)))
+            results.append(DL4JRun(outputs=outputs, error=error, seconds=_seconds_in(out, seconds),
+                                   configuration=_configuration_in(out) if error is None else None))
         return results

@@ -16,14 +16,19 @@ import org.nd4j.shade.jackson.databind.JsonNode;
  * <pre>
  * run          --model ZIP --input NAME=FILE [--input ...] --out DIR
  * keras-import --model H5  --input NAME=FILE [--input ...] --out DIR
- * jobs         --file JOBS.json      (list of {"mode","model","inputs":{name:path},"out"})
+ * run-source   --class NAME [--classes DIR|JAR] --params DIR --input NAME=FILE [--input ...] --out DIR
+ *              (NAME.build(Path DIR) from generated Java source; without --classes NAME is on -cp)
+ * jobs         --file JOBS.json      (list of {"mode","model","inputs":{name:path},"out"}; run-source
+ *                                    jobs: "model" is the param folder, plus "class" and "classes")
  * resave       --model ZIP --out ZIP (re-write a zip with this DL4J's ModelSerializer)
  * convert      --in FILE --out FILE [--dtype FLOAT|DOUBLE|HALF]  (.npy &lt;-&gt; Nd4j binary)
  * </pre>
  *
+ * Every run also writes DIR/configuration.json (the network's configuration as this DL4J serializes it).
+ *
  * Exit codes: 0 done (in jobs mode: every job was attempted, failures are in their error.json),
  * 2 bad arguments / unreadable files / ND4J did not start (one line on stderr),
- * 3 DL4J could not load, import or run the model (details in DIR/error.json).
+ * 3 DL4J could not load, import, build or run the model (details in DIR/error.json).
  */
 public final class Main {
     static final int EXIT_OK = 0;
@@ -53,6 +58,7 @@ public final class Main {
     static int dispatch(String[] args) throws HarnessException {
         if (args.length == 0) {
             throw new HarnessException("usage: (run|keras-import) --model FILE --input NAME=FILE ... --out DIR"
+                    + " | run-source --class NAME [--classes DIR] --params DIR --input NAME=FILE ... --out DIR"
                     + " | jobs --file JOBS.json | resave --model ZIP --out ZIP | convert --in FILE --out FILE");
         }
         String mode = args[0];
@@ -60,6 +66,7 @@ public final class Main {
         switch (mode) {
             case Job.RUN:
             case Job.KERAS_IMPORT:
+            case Job.RUN_SOURCE:
                 return runSingle(mode, opts);
             case "jobs":
                 return runJobs(new File(single(opts, "--file", true)));
@@ -80,7 +87,8 @@ public final class Main {
                         single(opts, "--dtype", false));
                 return EXIT_OK;
             default:
-                throw new HarnessException("unknown mode '" + mode + "' (expected run, keras-import, jobs, resave, convert)");
+                throw new HarnessException("unknown mode '" + mode
+                        + "' (expected run, keras-import, run-source, jobs, resave, convert)");
         }
     }
 
@@ -96,9 +104,15 @@ public final class Main {
                 throw new HarnessException("input '" + name + "' given twice");
             }
         }
-        String model = single(opts, "--model", true);
         File out = new File(single(opts, "--out", true));
-        Job job = new Job(mode, new File(model), inputs, out);
+        Job job;
+        if (Job.RUN_SOURCE.equals(mode)) {
+            String classes = single(opts, "--classes", false);
+            job = new Job(mode, new File(single(opts, "--params", true)), inputs, out, single(opts, "--class", true),
+                    classes == null ? null : new File(classes));
+        } else {
+            job = new Job(mode, new File(single(opts, "--model", true)), inputs, out);
+        }
         job.validate();
         startNd4j();
         long t0 = System.nanoTime();
@@ -168,8 +182,10 @@ public final class Main {
             throw new HarnessException("job " + index + ": \"inputs\" must be an object {name: path}");
         }
         String model = node.hasNonNull("model") ? node.get("model").asText() : null;
+        String className = node.hasNonNull("class") ? node.get("class").asText() : null;
+        String classes = node.hasNonNull("classes") ? node.get("classes").asText() : null;
         return new Job(node.path("mode").asText(""), model == null ? null : new File(model), inputs,
-                new File(node.path("out").asText()));
+                new File(node.path("out").asText()), className, classes == null ? null : new File(classes));
     }
 
     /**

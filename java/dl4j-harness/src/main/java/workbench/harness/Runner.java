@@ -49,6 +49,8 @@ public final class Runner {
     public static final String OUTPUTS_JSON = "outputs.json";
     public static final String ERROR_JSON = "error.json";
     public static final String RUN_JSON = "run.json";
+    /** The network's configuration JSON as this DL4J writes it (every mode). */
+    public static final String CONFIGURATION_JSON = "configuration.json";
 
     private static final byte[] NPY_MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
 
@@ -106,16 +108,27 @@ public final class Runner {
         long t0 = System.nanoTime();
         job.validate();
         prepareOutDir(job.out);
-        Net net = Job.KERAS_IMPORT.equals(job.mode) ? importKeras(job.model) : restore(job.model);
+        Net net;
+        if (Job.KERAS_IMPORT.equals(job.mode)) {
+            net = importKeras(job.model);
+        } else if (Job.RUN_SOURCE.equals(job.mode)) {
+            net = SourceModel.build(job);
+        } else {
+            net = restore(job.model);
+        }
         long t1 = System.nanoTime();
         INDArray[] inputs = readInputs(job, net);
         List<Activation> acts = forward(net, inputs);
         long t2 = System.nanoTime();
         writeActivations(job.out, acts);
+        writeConfiguration(job.out, net);
         ObjectNode info = JSON.createObjectNode();
         info.put("status", "ok");
         info.put("mode", job.mode);
         info.put("model", job.model.getPath());
+        if (job.className != null) {
+            info.put("class", job.className);
+        }
         info.put("kind", net.kind());
         info.put("dataType", net.dataType().name());
         info.put("seconds", (System.nanoTime() - t0) / 1e9);
@@ -376,7 +389,7 @@ public final class Runner {
         if (!dir.isDirectory() && !dir.mkdirs()) {
             throw new HarnessException("cannot create output directory " + dir);
         }
-        for (String stale : new String[] {OUTPUTS_JSON, ERROR_JSON, RUN_JSON}) {
+        for (String stale : new String[] {OUTPUTS_JSON, ERROR_JSON, RUN_JSON, CONFIGURATION_JSON}) {
             File f = new File(dir, stale);
             if (f.exists() && !f.delete()) {
                 throw new HarnessException("cannot remove stale " + f);
@@ -413,6 +426,18 @@ public final class Runner {
             entry.put("recomputed", a.recomputed);
         }
         writeJson(new File(dir, OUTPUTS_JSON), list);
+    }
+
+    /** Writes the network's configuration as DL4J serializes it (best effort: a failure writes nothing). */
+    private static void writeConfiguration(File dir, Net net) {
+        try {
+            String json = net.mln != null ? net.mln.getLayerWiseConfigurations().toJson()
+                    : net.graph.getConfiguration().toJson();
+            byte[] bytes = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            writeAtomically(new File(dir, CONFIGURATION_JSON), os -> os.write(bytes));
+        } catch (IOException | RuntimeException e) {
+            System.err.println("dl4j-harness: could not write " + CONFIGURATION_JSON + ": " + Main.oneLine(e.toString()));
+        }
     }
 
     /** Writes error.json for a failed job; never throws (best effort). */
