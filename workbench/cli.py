@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--json", dest="json_out", help="also (or only) write the configuration JSON here")
     convert.add_argument("--bundle", help="write a folder: model.zip, the generated Java layers (sources + jar) "
                                           "and a README on adding them to your DL4J project")
+    convert.add_argument("--java", help="write the Java source of the whole model (DL4J builders, parameters "
+                                        "loaded from .npy files) into this folder")
     convert.set_defaults(handler=_cmd_convert)
 
     verify = sub.add_parser("verify", help="compare every layer with Keras: NumPy reference and real DL4J")
@@ -65,8 +67,8 @@ def _session(args: argparse.Namespace, *, keep_steps: bool = True):
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    if not (args.output or args.json_out or args.bundle):
-        raise WorkbenchError("nothing to write", expected="-o OUT.zip, --json OUT.json and/or --bundle DIR",
+    if not (args.output or args.json_out or args.bundle or args.java):
+        raise WorkbenchError("nothing to write", expected="-o OUT.zip, --json OUT.json, --bundle DIR or --java DIR",
                              received="none of them")
     session = _session(args, keep_steps=False)  # nobody looks at intermediate tensors here
     conv = session.conversion
@@ -82,6 +84,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         folder = session.export_bundle(args.bundle)
         print(f"wrote {folder}: model.zip ({kind}), " + (f"generated layers {', '.join(generated)}, " if generated
                                                            else "") + "README.md")
+    if args.java:
+        print(f"wrote {session.export_java(args.java)}: Java source, params/*.npy and README.md")
     if args.json_out:
         session.export_json(args.json_out)
         print(f"wrote {args.json_out}")

@@ -193,6 +193,11 @@ class Session:
         from workbench.custom.java_layers import export_custom_jar
         return export_custom_jar(self.conversion, folder)
 
+    def export_java(self, folder: str | os.PathLike[str]) -> Path:
+        """Java source of the whole model (builders + parameter loading) with its ``params/*.npy``."""
+        from workbench.export.java_source import write_java_project
+        return write_java_project(self.conversion, folder)
+
     def export_bundle(self, folder: str | os.PathLike[str]) -> Path:
         """``model.zip``, ``custom-layers/`` (generated sources + jar) and a README on using them."""
         from workbench.custom.java_layers import write_bundle

@@ -422,12 +422,19 @@ class _Writer:
         for key, value in obj.items():
             if key == "@class" or (key in _DEFAULTS and value == _DEFAULTS[key]) or value is None:
                 continue
+            if key in _GENERATED_TRAINING_FIELDS:
+                continue  # training-only settings of the SameDiff base class: the constructor's defaults do
+            if key in _GENERATED_LONG_ARRAYS:
+                statements.append(f"set{key[:1].upper() + key[1:]}({_jlong_array(value, key, name)})")
+                continue
             setter = "set" + {"nin": "NIn", "nout": "NOut"}.get(key, key[:1].upper() + key[1:])
             statements.append(f"{setter}({self._custom_value(key, value, name)})")
         return _Expr(lambda indent: f"new {cls}()", cls,
                      lambda var, indent: [f"{var}.{s};" for s in statements])
 
     def _custom_value(self, key: str, value: Any, layer: str) -> str:
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return "new String[] {" + ", ".join(_jstr(v) for v in value) + "}"
         if isinstance(value, Mapping) and str(value.get("@class", "")).startswith(ACTIVATIONS):
             return self.activation(value, layer)
         if isinstance(value, Mapping) and value.get("@class") == "org.deeplearning4j.nn.conf.dropout.Dropout":
@@ -1101,7 +1108,9 @@ def model_java_source(conv: Conversion, *, class_name: str = "ConvertedModel",
     o("                    + \"' expects shape \" + Arrays.toString(current.shape()) + \", received \"")
     o("                    + Arrays.toString(value.shape()));")
     o("        }")
-    o("        layer.setParam(key, value.castTo(current.dataType()));")
+    # Assign into the view of the network's parameter vector: SameDiff layers keep reading that view,
+    # while setParam would hand them a new array they never look at.
+    o("        current.assign(value.castTo(current.dataType()));")
     o("    }")
     o("")
     o("    /** Usage: PARAM_DIR OUT.zip - builds the network and writes it with ModelSerializer. */")
@@ -1161,6 +1170,26 @@ runs it.
 |---|---|---|---|
 {rows}
 """
+
+
+# Properties of a generated (SameDiff) layer that only matter for training: left to its constructor.
+_GENERATED_TRAINING_FIELDS = frozenset({
+    "updater", "biasUpdater", "regularization", "regularizationBias", "gradientNormalization",
+    "gradientNormalizationThreshold", "weightInit", "paramWeightInit", "constraints", "idropout",
+})
+# Shapes the generated layer classes take as long[] / long[][] (see workbench.custom.java_layers).
+_GENERATED_LONG_ARRAYS = frozenset({"inputShape", "outputShape", "weightShapes"})
+
+
+def _jlong_array(value: Any, key: str, layer: str) -> str:
+    def one(v: Any) -> str:
+        if not isinstance(v, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in v):
+            raise ExportError(f"property '{key}' is not a list of sizes", layer=layer, received=v)
+        return "{" + ", ".join(f"{d}L" for d in v) + "}"
+
+    if value and isinstance(value[0], list):
+        return "new long[][] {" + ", ".join(one(v) for v in value) + "}"
+    return "new long[] " + one(value)
 
 
 def write_java_project(conv: Conversion, folder: str | os.PathLike[str], *, class_name: str = "ConvertedModel",
