@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup lab test java samples compat clean
+.PHONY: setup lab test java browser samples compat clean
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,12 @@ lab: setup
 java: setup
 	$(BIN)/python -c "from workbench.check.dl4j_jvm import ensure_built; print('DL4J harness:', ensure_built(quiet=False))"
 
-test: setup java
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: setup java browser
 	$(BIN)/python -m pytest
 
 # Regenerate docs/compatibility.md (our export vs DL4J's KerasModelImport, both in real DL4J).

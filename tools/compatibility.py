@@ -89,23 +89,28 @@ def main() -> int:
     tmp.mkdir(parents=True, exist_ok=True)
     ours: list[tuple[str | None, float, DL4JJob | None, object]] = []
     jobs: list[DL4JJob] = []
+    custom_jars: list[Path] = []
     for i, case in enumerate(cases):
         start = time.perf_counter()
         try:
-            session = Session(case.path)
-            if case.group == "sample" and SAMPLE_MAPPING.exists():
+            sample = case.group == "sample"
+            session = Session(case.path, custom_objects=SAMPLES / "custom_layers.py" if sample else None)
+            if sample and SAMPLE_MAPPING.exists():
                 session.load_mapping(SAMPLE_MAPPING)
             conv = session.conversion
             zip_path = session.export_zip(tmp / f"case{i:03d}.zip")
             named = dict(zip([n for n, _ in conv.inputs], case.inputs.values()))
+            jar = session.export_custom_jar(tmp / f"case{i:03d}-layers")
             job = DL4JJob(zip_path, dl4j_inputs(conv, named))
+            if jar is not None:
+                custom_jars.append(jar)
             first = conv.outputs[0]
             out_act = conv.mapped[first].output if first in conv.mapped else None
             ours.append((None, time.perf_counter() - start, job, (out_act, first)))
             jobs.append(job)
         except WorkbenchError as err:
             ours.append((str(err).replace(str(case.path) + ": ", ""), time.perf_counter() - start, None, None))
-    runs = iter(run_jobs(jobs, timeout=3600))
+    runs = iter(run_jobs(jobs, extra_jars=custom_jars, timeout=3600))
     rows = []
     for case, (our_err, convert_s, job, out_act) in zip(cases, ours):
         if job is not None:

@@ -108,7 +108,8 @@ def map_model(model: KerasModel, options: Options | None = None,
         others = [p.layer for p in state.problems[1:]]
         more = f" (and {len(others)} more layers: {', '.join(others)})" if others else ""
         raise MappingError(first.what + more, file=model.path, layer=first.layer, expected=first.expected,
-                           received=first.received, hint=first.hint)
+                           received=first.received, hint=first.hint,
+                           layers=tuple(p.layer for p in state.problems if p.layer))
     declared = [ref.layer for ref in model.inputs]
     inputs = sorted(state.inputs, key=lambda item: declared.index(item[0]) if item[0] in declared else len(declared))
     outputs = tuple(state.aliases[call_key(ref.layer, ref.node_index)] for ref in model.outputs)

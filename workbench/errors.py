@@ -90,7 +90,14 @@ class WeightError(WorkbenchError, ValueError):
 
 
 class MappingError(WorkbenchError):
-    """A layer has no DL4J mapping, or its mapping cannot be applied."""
+    """A layer has no DL4J mapping, or its mapping cannot be applied.
+
+    ``layers`` lists every layer the error is about (``layer`` is the first), so a view can mark them all.
+    """
+
+    def __init__(self, what: str, *, layers: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(what, **kwargs)
+        self.layers = tuple(layers) or ((self.layer,) if self.layer else ())
 
 
 class ExpressionError(MappingError):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.check.verify import Diff, VerifyReport, diff, dl4j_inputs, isolated_output, verify
+from workbench.check.verify import Diff, VerifyReport, diff, dl4j_inputs, in_memory_zip, isolated_output, verify
 from workbench.custom.mapping_file import load_mapping_file, mapper_from_spec, save_mapping_file
 from workbench.errors import MappingError, WorkbenchError
 from workbench.convert import Conversion, map_model
@@ -140,6 +140,23 @@ class Session:
             raise MappingError("this layer has no DL4J layer or vertex of its own to test", file=self.path,
                                layer=name, expected="a mapped layer", received=sorted(conv.mapped)[:8])
         return diff(isolated_output(conv, node, keras.outputs, run_reference), keras.outputs[name])
+
+    def layer_outputs(self, key: str, inputs: dict[str, np.ndarray] | None = None
+                      ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """One layer's output from Keras and from the converted model (NumPy reference, propagated),
+        both in Keras's layout; None where that side has no such output."""
+        from workbench.check.reference import run_reference
+
+        inputs = inputs if inputs is not None else self.sample_inputs()
+        keras = self._keras_outputs(inputs).outputs
+        conv = self.conversion
+        cached = self.__dict__.get("_reference_cache")
+        digest = self._keras_cache[0] if self._keras_cache else None
+        if cached is None or cached[0] != (digest, id(conv)):
+            cached = ((digest, id(conv)), run_reference(in_memory_zip(conv), dl4j_inputs(conv, inputs)))
+            self.__dict__["_reference_cache"] = cached
+        ours = cached[1].get(conv.aliases.get(key, key)) if key in conv.mapped else None
+        return keras.get(key), (conv.mapped[key].output.to_keras(ours) if ours is not None else None)
 
     def suggest(self, name: str, pick: str, config: dict[str, Any] | None = None,
                 weights: dict[str, str] | None = None, inputs: dict[str, np.ndarray] | None = None,
