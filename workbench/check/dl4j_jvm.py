@@ -311,16 +311,21 @@ def _seconds_in(out: Path, default: float) -> float:
     return default
 
 
+def _check_command_line_inputs(inputs: Mapping[str, Any], file: Path) -> None:
+    """Inputs passed as NAME=FILE arguments: at least one, and no '=' in a name."""
+    if not inputs:
+        raise HarnessError("at least one input array is needed", file=file)
+    bad = [n for n in inputs if "=" in str(n)]
+    if bad:
+        raise HarnessError("input names cannot contain '=' on the command line; use run_jobs", received=bad)
+
+
 def _run_single(mode: str, model: str | os.PathLike[str], inputs: Mapping[str, Any],
                 extra_jars: Iterable[str | os.PathLike[str]], timeout: float) -> DL4JRun:
     model_path = Path(model)
     if not model_path.is_file():
         raise HarnessError("model file not found", file=model_path)
-    if not inputs:
-        raise HarnessError("at least one input array is needed", file=model_path)
-    bad = [n for n in inputs if "=" in str(n)]
-    if bad:
-        raise HarnessError("input names cannot contain '=' on the command line; use run_jobs", received=bad)
+    _check_command_line_inputs(inputs, model_path)
     ensure_built()
     with tempfile.TemporaryDirectory(prefix="dl4j-run-") as tmp:
         folder = Path(tmp)
@@ -431,11 +436,7 @@ def run_java_source(
         raise HarnessError("parameter folder not found", file=params)
     if not Path(classes_path).exists():
         raise HarnessError("compiled classes not found", file=classes_path)
-    if not inputs:
-        raise HarnessError("at least one input array is needed", file=params)
-    bad = [n for n in inputs if "=" in str(n)]
-    if bad:
-        raise HarnessError("input names cannot contain '=' on the command line; use run_jobs", received=bad)
+    _check_command_line_inputs(inputs, params)
     ensure_built()
     with tempfile.TemporaryDirectory(prefix="dl4j-source-") as tmp:
         folder = Path(tmp)

@@ -108,49 +108,37 @@ def _no_params(conf: dict) -> list[ParamSpec]:
     return []
 
 
-def op(*names: str, params: Callable[[dict], list[ParamSpec]] = _no_params):
-    """Register a layer function ``fn(conf, params, x, ctx) -> y`` and its parameter layout."""
+def _registrar(table: dict[str, Callable], *names: str, layouts: dict | None = None, params=None):
+    """A decorator putting one function into ``table`` under every name (and its param layout)."""
 
     def register(fn):
         for name in names:
-            LAYER_OPS[name] = fn
-            _PARAM_LAYOUTS[name] = params
+            table[name] = fn
+            if layouts is not None:
+                layouts[name] = params
         return fn
 
     return register
+
+
+def op(*names: str, params: Callable[[dict], list[ParamSpec]] = _no_params):
+    """Register a layer function ``fn(conf, params, x, ctx) -> y`` and its parameter layout."""
+    return _registrar(LAYER_OPS, *names, layouts=_PARAM_LAYOUTS, params=params)
 
 
 def vertex(*names: str):
     """Register a graph vertex function ``fn(conf, params, inputs: list, ctx) -> y``."""
-
-    def register(fn):
-        for name in names:
-            VERTEX_OPS[name] = fn
-        return fn
-
-    return register
+    return _registrar(VERTEX_OPS, *names)
 
 
 def preprocessor(*names: str):
     """Register an input preprocessor ``fn(conf, x, ctx) -> y``."""
-
-    def register(fn):
-        for name in names:
-            PREPROCESSOR_OPS[name] = fn
-        return fn
-
-    return register
+    return _registrar(PREPROCESSOR_OPS, *names)
 
 
 def activation(*names: str):
     """Register an activation function ``fn(conf, x) -> y`` (element-wise unless noted)."""
-
-    def register(fn):
-        for name in names:
-            ACTIVATIONS[name] = fn
-        return fn
-
-    return register
+    return _registrar(ACTIVATIONS, *names)
 
 
 @dataclass
