@@ -1,7 +1,7 @@
 """Benchmark: opening the Workbench and switching its panels, against ``Session(path)`` alone.
 
-For each bundled sample and for ResNet50 (177 layers, 25.6M parameters; built once by
-``inspect_resnet50.py`` into ``benchmarks/.cache``), in one process:
+For each bundled sample, ResNet50 (177 layers, 25.6M parameters; built once by ``inspect_resnet50.py``
+into ``benchmarks/.cache``) and DenseNet121 (428 layers, 8M parameters, built here), in one process:
 
   * ``Session(path)``: the baseline, measured in the same run (median of the repeats);
   * ``Workbench(path)``: the open, which also maps the whole model and fills the Layers list;
@@ -72,13 +72,18 @@ def main() -> None:
         from benchmarks.inspect_resnet50 import build_models
         build_models()
     models.append(("resnet50", resnet))
+    densenet = ROOT / "benchmarks" / ".cache" / "densenet121.keras"  # 428 layers: well past 200
+    if not densenet.exists():
+        import keras
+        keras.applications.DenseNet121(weights=None).save(densenet)  # random weights: no download
+    models.append(("densenet121", densenet))
 
     header = f"{'model':12} {'layers':>6} {'Session()':>10} {'Workbench()':>12} {'overhead':>9}  " + \
              "  ".join(f"{p:>9}" for p in PANELS)
     print(header)
     print("-" * len(header))
     for stem, path in models:
-        repeat = args.repeat if stem != "resnet50" else max(1, min(args.repeat, 3))
+        repeat = args.repeat if stem in SAMPLES else max(1, min(args.repeat, 3))
         base, _ = median_time(lambda: Session(path), repeat)
         opened, app = median_time(lambda: Workbench(path), repeat)
         panels = panel_times(app)
