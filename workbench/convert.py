@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from workbench.errors import MappingError, WeightError
 from workbench.keras_io.model import KerasModel, LayerSpec
 from workbench.mappers import Activation, MapContext, MappedLayer, Options, lookup
+from workbench.mappers.initializers import with_keras_initializers
 from workbench.mappers.losses import dl4j_loss
 from workbench.mappers.registry import Mapper
 
@@ -251,6 +252,9 @@ class _State:
                                received=_short(spec.config)) from exc
         if "@" in key:
             result = replace(result, notes=result.notes + ("a shared layer: DL4J gets its own copy of the weights",))
+        if result.layer is not None and not spec.custom:
+            layer, init_notes = with_keras_initializers(result.layer, spec.config)
+            result = replace(result, layer=layer, notes=result.notes + tuple(init_notes))
         if result.layer is not None and result.layer.get("layerName") != key:
             result = replace(result, layer=_renamed(result.layer, key))
         self.mapped[key] = result
