@@ -95,10 +95,17 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _load_inputs(path: str | None) -> dict | None:
     if path is None:
         return None
+    import zipfile
+
     import numpy as np
-    with np.load(path) as data:
-        return {key.split(":", 1)[1] if key.startswith("input:") else key: data[key]
-                for key in data.files if not key.startswith("output:")}
+    try:
+        with np.load(path) as data:
+            return {key.split(":", 1)[1] if key.startswith("input:") else key: data[key]
+                    for key in data.files if not key.startswith("output:")}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+        raise WorkbenchError("the inputs file cannot be read", file=path,
+                             expected=".npz with arrays named 'input:<name>' or '<name>'",
+                             received=f"{type(exc).__name__}: {exc}") from None
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:

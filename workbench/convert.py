@@ -14,7 +14,7 @@ from workbench.keras_io.model import KerasModel, LayerSpec
 from workbench.mappers import Activation, MapContext, MappedLayer, Options, lookup
 from workbench.mappers.initializers import with_keras_initializers
 from workbench.mappers.losses import dl4j_loss
-from workbench.mappers.registry import Mapper
+from workbench.mappers.registry import Mapper, handles_channels_first
 
 HOW_TO_MAP = ("map it by picking a DL4J layer, by an expression such as \"relu(x) * sigmoid(x)\", "
               "or by a Python mapping function in a --mapping file")
@@ -73,14 +73,25 @@ class Conversion:
         return sum(node.mapped.n_params for node in self.nodes)
 
 
-def input_activation(spec: LayerSpec, options: Options) -> Activation:
+def input_activation(spec: LayerSpec, options: Options, channels_first: bool = False) -> Activation:
+    """What a model input is; ``channels_first`` when the layers reading it use Keras's channels_first
+    layout (then DL4J is fed that layout as it is: NCW/NCHW/NCDHW)."""
     shape = tuple(spec.config.get("batch_shape") or (None,))[1:]
     kind = {1: "ff", 2: "rnn", 3: "cnn", 4: "cnn3d"}.get(len(shape), "ff")
     if kind == "rnn" and "int" in str(spec.config.get("dtype", "")):
         kind = "ff"
+    if channels_first and kind != "ff":
+        return Activation(kind, shape, {"rnn": "NCW", "cnn": "NCHW", "cnn3d": "NCDHW"}[kind],
+                          keras_channels_first=True)
     fmt = {"cnn": options.cnn_format, "rnn": options.rnn_format,
            "cnn3d": "NDHWC" if options.cnn_format == "NHWC" else "NCDHW"}.get(kind)
     return Activation(kind, shape, fmt)
+
+
+def _read_channels_first(specs: tuple[LayerSpec, ...], name: str) -> bool:
+    """True when the layers reading tensor ``name`` declare data_format="channels_first"."""
+    readers = [s for s in specs if any(ref.layer == name for node in s.nodes for ref in node)]
+    return bool(readers) and all(s.config.get("data_format") == "channels_first" for s in readers)
 
 
 def call_key(layer: str, node_index: int) -> str:
@@ -204,7 +215,7 @@ class _State:
                     outer = bindings.get(name, bindings.get(spec.name))
                     self.outputs[name], self.aliases[name] = self.outputs[outer], self.aliases[outer]
                 else:
-                    act = input_activation(spec, self.options)
+                    act = input_activation(spec, self.options, _read_channels_first(specs, spec.name))
                     self.outputs[name], self.aliases[name] = act, name
                     self.inputs.append((name, act))
                 continue
@@ -240,6 +251,11 @@ class _State:
                                expected="a mapping for this layer", received="none", hint=HOW_TO_MAP)
         ctx = MapContext(spec, tuple(self.outputs[k] for k in input_keys), self.options, file=self.model.path,
                          keras_major=self.model.keras_major)
+        if any(a.keras_channels_first for a in ctx.inputs) and not handles_channels_first(fn):
+            raise MappingError(f"{spec.class_name} on a tensor in Keras's channels_first layout is not mapped yet",
+                               file=self.model.path, layer=spec.name,
+                               expected="channels_last tensors (only Conv1D/2D/3D read channels_first ones)",
+                               received="channels_first")
         try:
             result = fn(ctx)
         except WeightError as exc:  # a weight that does not fit the chosen mapping

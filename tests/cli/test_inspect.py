@@ -82,3 +82,10 @@ def test_console_script_and_module_agree():
                             text=True, timeout=120)
     assert result.returncode == 0
     assert json.loads(result.stdout) == json.loads(run("inspect", str(SAMPLES / "seed.keras"), "--json").stdout)
+
+
+def test_verify_with_an_unreadable_inputs_file_is_one_line():
+    """``verify --inputs`` with a file that is not an .npz: exit 2, one line naming it, no traceback."""
+    result = run("verify", str(SAMPLES / "cnn.keras"), "--inputs", str(SAMPLES / "README.md"))
+    assert result.returncode == 2 and "README.md: the inputs file cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 from workbench.mappers import transforms as T
 from workbench.mappers._common import dl4j_activation, keras_output_shape
 from workbench.mappers.dl4j import base_layer
-from workbench.mappers.registry import MapContext, mapper
+from workbench.mappers.registry import MapContext, mapper, reads_channels_first
 from workbench.mappers.result import Activation, MappedLayer, Param
 
 CONVOLUTION_MODES = {"same": "Same", "valid": "Truncate", "causal": "Causal"}
@@ -27,8 +27,11 @@ def convolution_mode(ctx: MapContext, allowed: tuple[str, ...] = ("same", "valid
 
 
 def require_channels_last(ctx: MapContext) -> None:
-    if ctx.config.get("data_format", "channels_last") != "channels_last":
-        raise ctx.fail("channels_first Keras convolutions are not mapped yet", expected="channels_last",
+    """The layer's Keras data_format must be the layout of the tensor it reads (no silent transposes)."""
+    first = ctx.config.get("data_format", "channels_last") == "channels_first"
+    if first != ctx.input.keras_channels_first:
+        raise ctx.fail("a layer whose data_format differs from its input tensor's layout is not mapped",
+                       expected="channels_first" if ctx.input.keras_channels_first else "channels_last",
                        received=ctx.config.get("data_format"))
 
 
@@ -55,7 +58,8 @@ def input_format(ctx: MapContext, kind: str) -> str:
 
 def output_like_input(ctx: MapContext, kind: str, fmt: str) -> Activation:
     """The layer's Keras output shape, in the same DL4J layout as its input."""
-    return Activation(kind=kind, keras_shape=keras_output_shape(ctx), dl4j_format=fmt)
+    return Activation(kind=kind, keras_shape=keras_output_shape(ctx), dl4j_format=fmt,
+                      keras_channels_first=ctx.input.keras_channels_first)
 
 
 def _weight(ctx: MapContext, *names: str):
@@ -81,6 +85,7 @@ def _conv_fields(ctx: MapContext, rank: int, modes: tuple[str, ...] = ("same", "
 
 
 @mapper("Conv2D", "Convolution2D")
+@reads_channels_first
 def conv2d(ctx: MapContext) -> MappedLayer:
     # Keras: kernel [kH, kW, C_in, C_out], bias [C_out]; NHWC activations
     # DL4J:  ConvolutionLayer W [C_out, C_in, kH, kW] viewed 'c', b [C_out]; b comes FIRST in the flat vector
@@ -98,6 +103,7 @@ def conv2d(ctx: MapContext) -> MappedLayer:
 
 
 @mapper("Conv1D", "Convolution1D")
+@reads_channels_first
 def conv1d(ctx: MapContext) -> MappedLayer:
     # Keras: kernel [k, C_in, C_out], bias [C_out]; input [batch, steps, C_in]
     # DL4J:  Convolution1DLayer, rnnDataFormat NWC ([b, steps, C]) or NCW ([b, C, steps]); b first, then W.
@@ -121,6 +127,7 @@ def conv1d(ctx: MapContext) -> MappedLayer:
 
 
 @mapper("Conv3D", "Convolution3D")
+@reads_channels_first
 def conv3d(ctx: MapContext) -> MappedLayer:
     # Keras: kernel [kD, kH, kW, C_in, C_out], bias [C_out]; input [b, D, H, W, C]
     # DL4J:  Convolution3D W [C_out, C_in, kD, kH, kW] 'c', b first; dataFormat NDHWC or NCDHW.

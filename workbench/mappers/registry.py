@@ -18,6 +18,19 @@ from workbench.mappers.result import Activation, MappedLayer
 
 Mapper = Callable[["MapContext"], MappedLayer]
 _MAPPERS: dict[str, Mapper] = {}
+# Mappers that read tensors of Keras layers with data_format="channels_first" correctly; every other
+# mapper is refused such a tensor (so no layer can mistake its channel axis).
+_CHANNELS_FIRST_AWARE: set[Mapper] = set()
+
+
+def reads_channels_first(fn: Mapper) -> Mapper:
+    """Mark a mapper as handling inputs in Keras's channels_first layout (it checks data_format itself)."""
+    _CHANNELS_FIRST_AWARE.add(fn)
+    return fn
+
+
+def handles_channels_first(fn: Mapper) -> bool:
+    return fn in _CHANNELS_FIRST_AWARE
 
 
 @dataclass(frozen=True)

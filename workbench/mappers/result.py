@@ -25,6 +25,9 @@ class Param:
         return np.asarray(self.value, dtype=np.float32).ravel(order=self.order.upper())
 
 
+CHANNELS_FIRST = ("NCHW", "NCDHW", "NCW")
+
+
 @dataclass(frozen=True)
 class Activation:
     """What flows between layers, described on both sides.
@@ -41,17 +44,23 @@ class Activation:
     keras_shape: tuple[int | None, ...]
     dl4j_format: str | None = None
     flattened_from: tuple[tuple[int, ...], str] | None = None
+    # True for a tensor of Keras layers with data_format="channels_first": keras_shape is then (C, ...)
+    # and the DL4J layout is channels-first too, so nothing is moved between the two.
+    keras_channels_first: bool = False
+
+    def _moves(self) -> bool:
+        return (self.dl4j_format in CHANNELS_FIRST) != self.keras_channels_first
 
     def to_dl4j(self, x: np.ndarray) -> np.ndarray:
         """A Keras-layout array in this tensor's DL4J layout."""
-        if self.dl4j_format in ("NCHW", "NCDHW", "NCW"):
-            return np.ascontiguousarray(np.moveaxis(x, -1, 1))
+        if self._moves():
+            return np.ascontiguousarray(np.moveaxis(x, 1, -1) if self.keras_channels_first else np.moveaxis(x, -1, 1))
         return x
 
     def to_keras(self, y: np.ndarray) -> np.ndarray:
         """A DL4J-layout array in Keras's layout."""
-        if self.dl4j_format in ("NCHW", "NCDHW", "NCW"):
-            return np.ascontiguousarray(np.moveaxis(y, 1, -1))
+        if self._moves():
+            return np.ascontiguousarray(np.moveaxis(y, -1, 1) if self.keras_channels_first else np.moveaxis(y, 1, -1))
         return y
 
 
