@@ -914,34 +914,48 @@ def convolution3d(conf, params, x, ctx):
     return _from_channels_first(_apply_activation(conf, z, ctx), ndhwc)
 
 
+def _deconv_geometry(conf: dict, size: list[int], rank: int) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Strides, dilations, paddings and output sizes of a DL4J deconvolution (Truncate or Same)."""
+    k = _ints(conf.get("kernelSize"), rank, 1)
+    s = _ints(conf.get("stride"), rank, 1)
+    d = _ints(conf.get("dilation"), rank, 1)
+    if (conf.get("convolutionMode") or "Truncate") == "Same":
+        out = [ss * i for ss, i in zip(s, size)]
+        # libnd4j swaps input/output sizes to compute the padding of the equivalent forward conv
+        p = _same_pad_native(size, out, k, s, d)
+    else:
+        p = _ints(conf.get("padding"), rank, 0)
+        out = [ss * (i - 1) + (kk - 1) * dd + 1 - 2 * pp for ss, i, kk, dd, pp in zip(s, size, k, d, p)]
+    return s, d, p, out
+
+
+def _deconv_core(xc: np.ndarray, W: np.ndarray, s, d, p, out) -> np.ndarray:
+    """``out[o, y·s − p + k·d] += x[i, y] · W[i, o, k]`` (col2im) for any number of spatial axes.
+
+    ``xc`` is channels-first ``[b, nIn, *spatial]``, ``W`` is ``[nIn, nOut, *kernel]``.
+    """
+    size = xc.shape[2:]
+    z = np.zeros((xc.shape[0], W.shape[1], *out), dtype=_F64)
+    for pos in itertools.product(*(range(kk) for kk in W.shape[2:])):
+        contrib = np.moveaxis(np.tensordot(xc, W[(slice(None), slice(None), *pos)], axes=([1], [0])), -1, 1)
+        coords = [np.arange(n) * ss - pp + kk * dd for n, ss, pp, kk, dd in zip(size, s, p, pos, d)]
+        valid = [(c >= 0) & (c < o) for c, o in zip(coords, out)]
+        sub = contrib
+        for axis, keep in enumerate(valid):
+            sub = np.compress(keep, sub, axis=2 + axis)
+        z[(slice(None), slice(None), *np.ix_(*(c[v] for c, v in zip(coords, valid))))] += sub
+    return z
+
+
 @op("Deconvolution2D", params=_deconv2d_params)
 def deconvolution2d(conf, params, x, ctx):
-    """libnd4j ``deconv2d``: ``out[o, y·s − p + k·d] += x[i, y] · W[i, o, k]`` (col2im)."""
+    """libnd4j ``deconv2d``: W ``[nIn, nOut, kH, kW]``."""
     _check_rank(x, 4, ctx, "[minibatch, channels, height, width] or NHWC")
     nhwc = _nhwc(conf.get("cnn2dDataFormat"))
     xc = _to_channels_first(x, nhwc)
-    W = _as64(params["W"])  # [nIn, nOut, kH, kW]
+    W = _as64(params["W"])
     _check_channels(xc.shape[1], W.shape[0], ctx, x.shape)
-    k = _ints(conf.get("kernelSize"), 2, 1)
-    s = _ints(conf.get("stride"), 2, 1)
-    d = _ints(conf.get("dilation"), 2, 1)
-    size = list(xc.shape[2:])
-    if (conf.get("convolutionMode") or "Truncate") == "Same":
-        out = [ss * i for ss, i in zip(s, size)]
-        # deconv2d swaps input/output sizes to compute the padding of the equivalent forward conv
-        p = _same_pad_native(size, out, k, s, d)
-    else:
-        p = _ints(conf.get("padding"), 2, 0)
-        out = [ss * (i - 1) + (kk - 1) * dd + 1 - 2 * pp for ss, i, kk, dd, pp in zip(s, size, k, d, p)]
-    b, _, ih, iw = xc.shape
-    z = np.zeros((b, W.shape[1], *out), dtype=_F64)
-    for th, tw in itertools.product(range(k[0]), range(k[1])):
-        contrib = np.tensordot(xc, W[:, :, th, tw], axes=([1], [0]))  # [b, iH, iW, o]
-        oy = np.arange(ih) * s[0] - p[0] + th * d[0]
-        ox = np.arange(iw) * s[1] - p[1] + tw * d[1]
-        vy, vx = (oy >= 0) & (oy < out[0]), (ox >= 0) & (ox < out[1])
-        sub = np.moveaxis(contrib[:, vy][:, :, vx], -1, 1)
-        z[:, :, oy[vy][:, None], ox[vx][None, :]] += sub
+    z = _deconv_core(xc, W, *_deconv_geometry(conf, list(xc.shape[2:]), 2))
     if "b" in params:
         z = z + _as64(params["b"])[None, :, None, None]
     return _from_channels_first(_apply_activation(conf, z, ctx), nhwc)
@@ -954,30 +968,13 @@ def _deconv3d_params(conf: dict) -> list[ParamSpec]:
 
 @op("Deconvolution3D", params=_deconv3d_params)
 def deconvolution3d(conf, params, x, ctx):
-    """libnd4j ``deconv3d``: W ``[kD, kH, kW, nOut, nIn]``; ``out[o, y·s − p + k·d] += x[i, y] · W[k, o, i]``."""
+    """libnd4j ``deconv3d``: W ``[kD, kH, kW, nOut, nIn]`` (moved to ``[nIn, nOut, kD, kH, kW]`` for the core)."""
     _check_rank(x, 5, ctx, "NCDHW or NDHWC")
     ndhwc = _nhwc(conf.get("dataFormat", "NCDHW"))
     xc = _to_channels_first(x, ndhwc)
     W = _as64(params["W"])
     _check_channels(xc.shape[1], W.shape[4], ctx, x.shape)
-    k = _ints(conf.get("kernelSize"), 3, 1)
-    s = _ints(conf.get("stride"), 3, 1)
-    d = _ints(conf.get("dilation"), 3, 1)
-    size = list(xc.shape[2:])
-    if (conf.get("convolutionMode") or "Truncate") == "Same":
-        out = [ss * i for ss, i in zip(s, size)]
-        p = _same_pad_native(size, out, k, s, d)
-    else:
-        p = _ints(conf.get("padding"), 3, 0)
-        out = [ss * (i - 1) + (kk - 1) * dd + 1 - 2 * pp for ss, i, kk, dd, pp in zip(s, size, k, d, p)]
-    z = np.zeros((xc.shape[0], W.shape[3], *out), dtype=_F64)
-    for pos in itertools.product(*(range(kk) for kk in k)):
-        contrib = np.tensordot(xc, W[pos], axes=([1], [1]))  # [b, iD, iH, iW, o]
-        coords = [np.arange(n) * ss - pp + kk * dd for n, ss, pp, kk, dd in zip(size, s, p, pos, d)]
-        valid = [(c >= 0) & (c < o) for c, o in zip(coords, out)]
-        sub = contrib[:, valid[0]][:, :, valid[1]][:, :, :, valid[2]]
-        z[:, :, coords[0][valid[0]][:, None, None], coords[1][valid[1]][None, :, None],
-          coords[2][valid[2]][None, None, :]] += np.moveaxis(sub, -1, 1)
+    z = _deconv_core(xc, np.transpose(W, (4, 3, 0, 1, 2)), *_deconv_geometry(conf, list(xc.shape[2:]), 3))
     if "b" in params:
         z = z + _as64(params["b"]).reshape(1, -1, 1, 1, 1)
     return _from_channels_first(_apply_activation(conf, z, ctx), ndhwc)
