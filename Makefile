@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=. notebooks/01_quickstart.ipynb
+	$(BIN)/jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/01_quickstart.ipynb
 
 # Real DL4J: Maven fetches DL4J 1.0.0-M2.1 once into ~/.m2 and builds the harness jar.
 java: setup
