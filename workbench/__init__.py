@@ -17,10 +17,13 @@ from workbench.errors import (
 )
 from workbench.keras_io import load_model
 from workbench.inventory import inventory
+from workbench.session import Session
 
 __all__ = [
     "load_model",
     "inventory",
+    "Session",
+    "Workbench",
     "WorkbenchError",
     "ModelFileError",
     "UnsafeContentError",
@@ -30,3 +33,11 @@ __all__ = [
     "DL4JFileError",
     "RuntimeUnavailable",
 ]
+
+
+def __getattr__(name: str):
+    # The JupyterLab app imports ipywidgets and matplotlib: only when asked for, never for the CLI.
+    if name == "Workbench":
+        from workbench.ui import Workbench
+        return Workbench
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
