@@ -62,6 +62,7 @@ DL4J_VERSION = "1.0.0-M2.1"
 LAYERS = "org.deeplearning4j.nn.conf.layers."
 VERTICES = "org.deeplearning4j.nn.conf.graph."
 ACTIVATIONS = "org.nd4j.linalg.activations.impl."
+WEIGHTS = "org.deeplearning4j.nn.weights."
 GENERATED_PREFIX = "workbench.generated."
 JAVAC_TIMEOUT = 600.0
 
@@ -299,6 +300,36 @@ class _Writer:
     def pooling(self, value: Any, layer: str) -> str:
         return self.enum("PoolingType", value, layer, ("MAX", "AVG", "SUM", "PNORM"))
 
+    def weight_init(self, obj: Any, layer: str) -> str:
+        """``new WeightInitX(...)`` for an IWeightInit JSON object (as ``mappers.initializers`` writes them)."""
+        cls = str(obj.get("@class", "")) if isinstance(obj, Mapping) else ""
+        if not cls.startswith(WEIGHTS):
+            raise ExportError("unknown weight init", layer=layer, expected="an org.deeplearning4j weight init",
+                              received=obj)
+        name = cls[len(WEIGHTS):]
+        self.imports.add(cls)
+        if name == "WeightInitConstant":
+            return f"new {name}({_jdouble(obj.get('value', 0.0), layer)})"
+        if name == "WeightInitIdentity":
+            return f"new {name}({_jdouble(obj.get('scale', 1.0), layer)})"
+        if name.startswith("WeightInitVarScaling"):
+            return f"new {name}({_jdouble(obj.get('scale', 1.0), layer)})"
+        if name == "WeightInitDistribution":
+            dist = obj.get("distribution") or {}
+            kind = str(dist.get("type", "")).rsplit(".", 1)[-1]
+            fields = {"NormalDistribution": ("mean", "std"), "TruncatedNormalDistribution": ("mean", "std"),
+                      "UniformDistribution": ("lower", "upper")}.get(kind)
+            if fields is None:
+                raise ExportError("unknown weight-init distribution", layer=layer,
+                                  expected="Normal, TruncatedNormal or Uniform", received=dist)
+            self.imports.add(f"org.deeplearning4j.nn.conf.distribution.{kind}")
+            args = ", ".join(_jdouble(dist.get(f, 0.0), layer) for f in fields)
+            return f"new {name}(new {kind}({args}))"
+        if len(obj) != 1:
+            raise ExportError("weight init with settings the Java generator does not write", layer=layer,
+                              received=obj)
+        return f"new {name}()"
+
     def activation(self, obj: Any, layer: str) -> str:
         """``new ActivationX(...)`` for an IActivation JSON object."""
         if not isinstance(obj, Mapping) or not str(obj.get("@class", "")).startswith(ACTIVATIONS):
@@ -394,11 +425,16 @@ class _Writer:
             chain.add(f".nIn({_jnum(p['nin'], p.layer)}).nOut({_jnum(p['nout'], p.layer)})")
         if act:
             chain.add(f".activation({self.activation(p['activationFn'], p.layer)})")
+        init = p.get("weightInitFn", _XAVIER)
+        if init != _XAVIER or self.depth > 2:
+            chain.add(f".weightInit({self.weight_init(init or _XAVIER, p.layer)})")
+        recurrent = p.get("weightInitFnRecurrent")
+        if recurrent is not None:
+            chain.add(f".weightInitRecurrent({self.weight_init(recurrent, p.layer)})")
         if self.depth > 2:
             # NB: the global configuration reaches a wrapper's layer but not a layer wrapped twice
             # (Bidirectional(LastTimeStep(LSTM))): DL4J would leave its weight init null and fail in init().
-            chain.add(f".weightInit({self.use('WeightInit')}.XAVIER).updater(new {self.use('NoOp')}())"
-                      f".biasInit(0.0).gainInit(1.0)")
+            chain.add(f".updater(new {self.use('NoOp')}()).biasInit(0.0).gainInit(1.0)")
             chain.add(f".gradientNormalization({self.use('GradientNormalization')}.None)"
                       f".gradientNormalizationThreshold(1.0)")
         drop = p.get("idropout")
