@@ -40,7 +40,6 @@ def _mha(k):
 
 
 CASES = {
-    "LayerNormalization": (_one((4, 3), lambda L: L.LayerNormalization(name="refused")), "layer normalization"),
     "GroupNormalization": (_one((4, 4), lambda L: L.GroupNormalization(groups=2, name="refused")), "group"),
     "UnitNormalization": (_one((4,), lambda L: L.UnitNormalization(name="refused")), "L2"),
     "MultiHeadAttention": (_mha, "SelfAttentionLayer"),

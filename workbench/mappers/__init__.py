@@ -9,6 +9,7 @@ from workbench.mappers import (  # noqa: F401  (importing a family registers its
     recurrent,
     reshaping,
     wrappers,
+    generated,  # layers DL4J lacks, as generated SameDiff layers
     unsupported,  # last: a refusal never replaces a real mapping
 )
 from workbench.mappers.registry import MapContext, Options, lookup, mapper, supported_layers, unregister_mapper

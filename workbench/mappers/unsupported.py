@@ -5,6 +5,7 @@ missing DL4J piece, so a user sees at once why the layer cannot be mapped and wh
 classes were checked against the M2.1 jars (``deeplearning4j-nn``: ``conf/layers``, ``conf/graph``;
 ``ElementWiseVertex.Op`` = Add, Subtract, Product, Average, Max).
 
+LayerNormalization is mapped to a generated layer in ``generated.py``.
 Rescaling (one ScaleVertex / ShiftVertex) and Normalization (a BatchNormalization with gamma 1, beta 0
 and eps 0) are mapped here in the configurations where DL4J computes them exactly, refused otherwise.
 A name some other module already maps is left alone (a real mapping always wins over a refusal).
@@ -22,9 +23,6 @@ GENERATED = "needs a generated layer"
 
 #: Keras class names → what DL4J 1.0.0-M2.1 lacks for them.
 MISSING: dict[tuple[str, ...], str] = {
-    ("LayerNormalization",):
-        "DL4J has no standalone layer normalization (only DenseLayer/SimpleRnn's built-in hasLayerNorm gain, "
-        "without centring over a chosen axis or a beta)",
     ("GroupNormalization",): "DL4J has no group normalization layer",
     ("UnitNormalization",):
         "DL4J has no per-axis L2 normalization layer (L2NormalizeVertex divides by max(norm, eps) over all "
