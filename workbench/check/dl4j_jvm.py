@@ -325,18 +325,23 @@ def _run_single(mode: str, model: str | os.PathLike[str], inputs: Mapping[str, A
     model_path = Path(model)
     if not model_path.is_file():
         raise HarnessError("model file not found", file=model_path)
-    _check_command_line_inputs(inputs, model_path)
+    return _run_harness([mode, "--model", str(model_path.resolve())], inputs, extra_jars, timeout, model_path)
+
+
+def _run_harness(head: list[str], inputs: Mapping[str, Any], extra_jars: Iterable[str | os.PathLike[str]],
+                 timeout: float, about: Path) -> DL4JRun:
+    """One harness command (``head`` + ``--input NAME=FILE``... ``--out DIR``) in its own JVM."""
+    _check_command_line_inputs(inputs, about)
     ensure_built()
     with tempfile.TemporaryDirectory(prefix="dl4j-run-") as tmp:
         folder = Path(tmp)
-        files = _write_inputs(folder, inputs, "")
-        out = folder / "out"
-        args = [mode, "--model", str(model_path.resolve())]
-        for name, path in files.items():
+        args = list(head)
+        for name, path in _write_inputs(folder, inputs, "").items():
             args += ["--input", f"{name}={path}"]
+        out = folder / "out"
         args += ["--out", str(out)]
         proc, seconds = _run_java(_java_cmd(extra_jars, args, folder, SINGLE_RUN_OPTIONS), timeout, folder)
-        return _single_result(proc, out, folder, model_path, seconds)
+        return _single_result(proc, out, folder, about, seconds)
 
 
 def _single_result(proc: subprocess.CompletedProcess[bytes], out: Path, folder: Path, model_path: Path,
@@ -436,19 +441,8 @@ def run_java_source(
         raise HarnessError("parameter folder not found", file=params)
     if not Path(classes_path).exists():
         raise HarnessError("compiled classes not found", file=classes_path)
-    _check_command_line_inputs(inputs, params)
-    ensure_built()
-    with tempfile.TemporaryDirectory(prefix="dl4j-source-") as tmp:
-        folder = Path(tmp)
-        files = _write_inputs(folder, inputs, "")
-        out = folder / "out"
-        args = ["run-source", "--class", class_name, "--params", str(params.resolve())]
-        for name, path in files.items():
-            args += ["--input", f"{name}={path}"]
-        args += ["--out", str(out)]
-        cmd = _java_cmd([Path(classes_path).resolve(), *extra_jars], args, folder, SINGLE_RUN_OPTIONS)
-        proc, seconds = _run_java(cmd, timeout, folder)
-        return _single_result(proc, out, folder, params, seconds)
+    head = ["run-source", "--class", class_name, "--params", str(params.resolve())]
+    return _run_harness(head, inputs, [Path(classes_path).resolve(), *extra_jars], timeout, params)
 
 
 def _as_job(job: DL4JJob | Mapping[str, Any]) -> DL4JJob:

@@ -1266,22 +1266,21 @@ def _act_fn(conf: dict, key: str, ctx: Ctx, default: dict | None = None):
     return lambda z: _apply_activation({key: spec}, z, ctx, key)
 
 
-@op("LSTM", params=_lstm_params)
-def lstm(conf, params, x, ctx, mask=None):
-    xn, nwc = _rnn_io(conf, x, ctx)
-    gate = _act_fn(conf, "gateActivationFn", ctx, {"@class": "ActivationSigmoid"})
-    y = _lstm_core(xn, _as64(params["W"]), _as64(params["RW"]), _as64(params["b"]),
-                   _act_fn(conf, "activationFn", ctx), gate, mask, peephole=False)
-    return np.swapaxes(y, 1, 2) if nwc else y
+def _lstm_op(peephole: bool):
+    """DL4J's LSTM (``peephole=False``) and GravesLSTM (the same cell with peepholes)."""
+
+    def lstm(conf, params, x, ctx, mask=None):
+        xn, nwc = _rnn_io(conf, x, ctx)
+        gate = _act_fn(conf, "gateActivationFn", ctx, {"@class": "ActivationSigmoid"})
+        y = _lstm_core(xn, _as64(params["W"]), _as64(params["RW"]), _as64(params["b"]),
+                       _act_fn(conf, "activationFn", ctx), gate, mask, peephole=peephole)
+        return np.swapaxes(y, 1, 2) if nwc else y
+
+    return lstm
 
 
-@op("GravesLSTM", params=_graves_lstm_params)
-def graves_lstm(conf, params, x, ctx, mask=None):
-    xn, nwc = _rnn_io(conf, x, ctx)
-    gate = _act_fn(conf, "gateActivationFn", ctx, {"@class": "ActivationSigmoid"})
-    y = _lstm_core(xn, _as64(params["W"]), _as64(params["RW"]), _as64(params["b"]),
-                   _act_fn(conf, "activationFn", ctx), gate, mask, peephole=True)
-    return np.swapaxes(y, 1, 2) if nwc else y
+lstm = op("LSTM", params=_lstm_params)(_lstm_op(peephole=False))
+graves_lstm = op("GravesLSTM", params=_graves_lstm_params)(_lstm_op(peephole=True))
 
 
 @op("GravesBidirectionalLSTM", params=_graves_bidi_params)
